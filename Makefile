@@ -1,0 +1,42 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test test-fast lint bench bench-quality bench-endpoint clean
+
+# torch comes first and pinned: the CPU wheel on disk. A bare requirement
+# would pull a multi-GB CUDA build; the project itself only asks torch>=2.4.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/crowd-bridge demo --workdir demo-output
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not postgres"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check crowd_bridge tests benchmarks
+	$(VENV)/bin/ruff format --check crowd_bridge tests benchmarks
+
+bench: bench-quality bench-endpoint
+
+bench-quality: $(STAMP)
+	$(PY) benchmarks/quality.py
+
+bench-endpoint: $(STAMP)
+	$(PY) benchmarks/endpoint_throughput.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache

@@ -1,0 +1,316 @@
+"""The ``crowd-bridge`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from crowd_bridge.errors import CrowdBridgeError
+
+app = typer.Typer(
+    help="Run crowd-labelling campaigns over the MTurk Requester API.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+campaign_app = typer.Typer(help="Check, preview and register campaign files.")
+endpoint_app = typer.Typer(help="The bundled MTurk-compatible endpoint.")
+labels_app = typer.Typer(help="Aggregate answers into labels.")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(endpoint_app, name="endpoint")
+app.add_typer(labels_app, name="labels")
+
+console = Console()
+errors = Console(stderr=True)
+
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=errors, show_path=False)],
+        force=True,
+    )
+    logging.getLogger("crowd_bridge").setLevel(
+        logging.DEBUG if verbose else logging.INFO
+    )
+    for noisy in ("botocore", "urllib3", "uvicorn.access", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(error: CrowdBridgeError) -> None:
+    errors.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+    raise typer.Exit(code=2)
+
+
+@campaign_app.command("validate")
+def campaign_validate(file: Path) -> None:
+    """Check a campaign file, its items and its gold items; store nothing."""
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.pipeline.register import plan_hits
+
+    try:
+        campaign = load_campaign(file)
+        plan = plan_hits(campaign)
+        from crowd_bridge.rendering import HitRenderer, RenderedItem
+
+        renderer = HitRenderer(campaign.config)
+        by_id = {item.item_id: item for item in campaign.items}
+        for item_ids in plan:
+            renderer.question([RenderedItem(i, by_id[i].fields) for i in item_ids])
+    except CrowdBridgeError as error:
+        _fail(error)
+    gold = sum(item.gold_label is not None for item in campaign.items)
+    console.print(
+        f"[green]OK[/] {file}: {len(campaign.items):,} items ({gold:,} gold) in "
+        f"{len(plan):,} HITs of {campaign.config.assignments_per_hit} assignments; "
+        f"reward ${campaign.reward_cents / 100:.2f} per HIT, budget "
+        f"${campaign.budget_cents / 100:,.2f}."
+    )
+
+
+@campaign_app.command("preview")
+def campaign_preview(
+    file: Path,
+    out: Annotated[Path, typer.Option(help="Folder for the HTML pages.")],
+    hits: Annotated[int, typer.Option(help="How many HITs to render.")] = 3,
+) -> None:
+    """Write the first few HITs as the HTML pages workers will see."""
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.pipeline.register import plan_hits
+    from crowd_bridge.rendering import HitRenderer, RenderedItem
+
+    try:
+        campaign = load_campaign(file)
+        renderer = HitRenderer(campaign.config)
+        by_id = {item.item_id: item for item in campaign.items}
+        out.mkdir(parents=True, exist_ok=True)
+        for number, item_ids in enumerate(plan_hits(campaign)[:hits], start=1):
+            items = [RenderedItem(i, by_id[i].fields) for i in item_ids]
+            renderer.question(items)
+            page = out / f"hit-{number:03d}.html"
+            page.write_text(renderer.html(items), encoding="utf-8")
+            console.print(f"wrote {page} ({len(items)} items)")
+    except CrowdBridgeError as error:
+        _fail(error)
+
+
+@campaign_app.command("register")
+def campaign_register(file: Path, verbose: Verbose = False) -> None:
+    """Store a campaign and plan its HITs (publishing starts with ``run``)."""
+    _logging(verbose)
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.db.session import create_state_engine, migrate
+    from crowd_bridge.pipeline.register import register_campaign
+    from crowd_bridge.settings import Settings
+
+    try:
+        campaign = load_campaign(file)
+        engine = create_state_engine(Settings.from_env().database_url)
+        migrate(engine)
+        created = register_campaign(engine, campaign)
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print(
+        f"campaign {campaign.name} "
+        + ("registered" if created else "was already registered")
+    )
+
+
+@app.command("run")
+def run(
+    file: Path,
+    schedule: Annotated[
+        str | None,
+        typer.Option(help="Schedule file in schedules/ (default: the campaign's)."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds.")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run a campaign on its APScheduler schedule until it is done."""
+    _logging(verbose)
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.db.session import create_state_engine, migrate
+    from crowd_bridge.mturk.client import MTurkClient
+    from crowd_bridge.pipeline.context import CampaignContext
+    from crowd_bridge.pipeline.register import register_campaign
+    from crowd_bridge.scheduler import CampaignScheduler, load_schedule
+    from crowd_bridge.settings import Settings
+
+    try:
+        campaign = load_campaign(file)
+        settings = Settings.from_env(endpoint_url=campaign.config.endpoint_url)
+        engine = create_state_engine(settings.database_url)
+        migrate(engine)
+        register_campaign(engine, campaign)
+        ctx = CampaignContext(campaign, engine, MTurkClient(settings), settings)
+        scheduler = CampaignScheduler(
+            ctx, load_schedule(schedule or campaign.config.schedule)
+        )
+        done = scheduler.run(timeout)
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print(
+        f"campaign {campaign.name} " + ("is done" if done else "is still running")
+    )
+    if not done:
+        raise typer.Exit(code=3)
+
+
+@app.command("demo")
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where state and results go.")] = Path(
+        "demo-output"
+    ),
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help="Faults for the endpoint, e.g. throttle=0.1,fault=0.02,lost=0.01."
+        ),
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the bundled Abt-Buy campaign end to end and print its summary."""
+    _logging(verbose)
+    from crowd_bridge.demo import run_demo
+
+    workdir = workdir.resolve()
+    if (workdir / "state.db").exists():
+        (workdir / "state.db").unlink()
+    try:
+        result = run_demo(workdir, faults=faults, progress=lambda m: console.print(m))
+    except CrowdBridgeError as error:
+        _fail(error)
+    _print_summary(result.summary)
+    console.print(f"\nsummary: {result.summary_path}")
+
+
+def _print_summary(summary: dict) -> None:
+    counts = summary["counts"]
+    money = summary["money_cents"]
+    console.print(
+        f"\n[bold]{summary['campaign']}[/]: {counts['hits']} HITs, "
+        f"{counts['assignments']} assignments, {counts['answers']:,} answers from "
+        f"{counts['workers']} workers; {counts['approved']} approved, "
+        f"{counts['rejected']} rejected, {counts['blocked']} blocked, "
+        f"{counts['bonuses']} bonuses."
+    )
+    console.print(
+        f"Paid ${money['rewards'] / 100:,.2f} rewards + "
+        f"${money['bonuses'] / 100:,.2f} bonuses + ${money['fees'] / 100:,.2f} fees "
+        f"= ${money['total'] / 100:,.2f} of a "
+        f"${money['budget'] / 100:,.2f} budget. Replayed real answers: "
+        f"{summary['replayed_answer_share']:.1%}."
+    )
+    quality = summary.get("quality")
+    if quality:
+        table = Table(title=f"Quality on {quality['measured_on']}")
+        for column in ("method", "accuracy", "precision", "recall", "F1 (match)"):
+            table.add_column(column)
+        for name, values in quality.items():
+            if isinstance(values, dict):
+                table.add_row(
+                    name,
+                    f"{values['accuracy']:.4f}",
+                    f"{values['precision']:.4f}",
+                    f"{values['recall']:.4f}",
+                    f"{values['f1']:.4f}",
+                )
+        console.print(table)
+
+
+@endpoint_app.command("serve")
+def endpoint_serve(
+    host: str = "127.0.0.1",
+    port: int = 8443,
+    clock: Annotated[
+        str, typer.Option(help="real, or virtual for simulations.")
+    ] = "real",
+    crowd: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulated crowd: replay:ANSWERS.csv or synthetic:SPEC.yaml."
+        ),
+    ] = None,
+    state: Annotated[
+        str | None, typer.Option(help="Where the endpoint keeps its state.")
+    ] = None,
+    seed: int = 0,
+    verbose: Verbose = False,
+) -> None:
+    """Serve the MTurk-compatible Requester API."""
+    _logging(verbose)
+    from crowd_bridge.endpoint.server import EndpointConfig, serve
+
+    config = EndpointConfig(clock=clock, crowd=crowd, seed=seed, state_path=state)
+    console.print(f"MTurk-compatible endpoint on http://{host}:{port}")
+    serve(config, host=host, port=port)
+
+
+@labels_app.command("aggregate")
+def labels_aggregate(
+    answers: Path,
+    out: Annotated[
+        Path, typer.Option(help="CSV to write: item_id, label, confidence.")
+    ],
+    items: Annotated[Path | None, typer.Option(help="Items CSV with texts.")] = None,
+    text_columns: Annotated[
+        str | None, typer.Option(help="Comma-separated text columns of --items.")
+    ] = None,
+    gold: Annotated[
+        Path | None, typer.Option(help="Gold CSV: item_id, label.")
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="majority_vote, dawid_skene, one_coin, glad, refined.")
+    ] = "refined",
+    verbose: Verbose = False,
+) -> None:
+    """Aggregate an answers CSV (item_id, worker_id, answer) into labels."""
+    _logging(verbose)
+    from crowd_bridge.labels import aggregate_file
+
+    columns = [c.strip() for c in text_columns.split(",")] if text_columns else None
+    try:
+        summary = aggregate_file(
+            answers,
+            out,
+            items_path=items,
+            text_columns=columns,
+            gold_path=gold,
+            method=method,
+        )
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print(json.dumps(summary, indent=2, default=str))
+
+
+@app.command("status")
+def status(file: Path) -> None:
+    """Show a campaign's HITs, assignments, decisions and spend."""
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.db.session import create_state_engine, migrate
+    from crowd_bridge.settings import Settings
+    from crowd_bridge.status import campaign_status
+
+    try:
+        campaign = load_campaign(file)
+        engine = create_state_engine(Settings.from_env().database_url)
+        migrate(engine)
+        report = campaign_status(engine, campaign)
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print_json(json.dumps(report, default=str))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,82 @@
+"""What a campaign has spent and promised, in cents.
+
+Committed money is what the ledger has booked plus what open work may still
+cost: every assignment slot of a published HIT that is not yet decided, at
+reward plus fee, and every bonus decided but not yet paid. Publishing or
+paying anything new first checks that committed plus the new cost stays
+within the campaign's budget cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    budget_cents: int
+    booked_cents: int
+    reserved_cents: int
+
+    @property
+    def committed_cents(self) -> int:
+        return self.booked_cents + self.reserved_cents
+
+    @property
+    def available_cents(self) -> int:
+        return self.budget_cents - self.committed_cents
+
+
+def budget_state(
+    session: Session,
+    campaign_id: str,
+    budget_cents: int,
+    assignment_cost: int,
+    bonus_fee: Callable[[int], int],
+) -> BudgetState:
+    booked = session.exec(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+            LedgerEntry.campaign_id == campaign_id
+        )
+    ).one()
+
+    # Open slots: assignments a live HIT may still receive or that await a
+    # decision. Decided assignments are in the ledger (approved) or cost
+    # nothing (rejected).
+    decided = (
+        select(Assignment.hit_pk, func.count().label("decided"))
+        .where(
+            Assignment.campaign_id == campaign_id,
+            Assignment.status.in_(("Approved", "Rejected")),  # type: ignore[attr-defined]
+        )
+        .group_by(Assignment.hit_pk)
+        .subquery()
+    )
+    rows = session.exec(
+        select(Hit.max_assignments, Hit.status, func.coalesce(decided.c.decided, 0))
+        .outerjoin(decided, decided.c.hit_pk == Hit.id)
+        .where(
+            Hit.campaign_id == campaign_id, Hit.status.in_(("publishing", "published"))
+        )  # type: ignore[attr-defined]
+    ).all()
+    open_slots = sum(max(0, maximum - done) for maximum, _status, done in rows)
+
+    pending_bonuses = session.exec(
+        select(Action.amount_cents).where(
+            Action.campaign_id == campaign_id,
+            Action.kind == "bonus",
+            Action.state.in_(("intended", "sent")),  # type: ignore[attr-defined]
+        )
+    ).all()
+    bonus_reserve = sum(cents + bonus_fee(cents) for cents in pending_bonuses if cents)
+    return BudgetState(
+        budget_cents=budget_cents,
+        booked_cents=int(booked),
+        reserved_cents=open_slots * assignment_cost + bonus_reserve,
+    )

@@ -1,0 +1,231 @@
+"""Fetch submitted assignments and store their answers.
+
+One ListHITs pass tells which HITs received work since the last run; only
+those are listed assignment by assignment. Answers are parsed from the
+QuestionFormAnswers XML; a radio group named ``item-<item id>`` carries the
+label of that item.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from crowd_bridge.db.models import Answer, Assignment, Hit, HitItem, Item
+from crowd_bridge.db.session import session_scope
+from crowd_bridge.errors import InputDataError
+from crowd_bridge.mturk.answers import parse_question_form_answers
+from crowd_bridge.pipeline.context import CampaignContext
+
+logger = logging.getLogger(__name__)
+
+ITEM_FIELD_PREFIX = "item-"
+
+
+@dataclass
+class CollectReport:
+    new_assignments: int = 0
+    new_answers: int = 0
+    status_changes: int = 0
+    unreadable: int = 0
+    hits_done: int = 0
+
+
+def collect(ctx: CampaignContext) -> CollectReport:
+    """Store new assignments and answers; mark finished HITs done."""
+    report = CollectReport()
+    with session_scope(ctx.engine) as session:
+        hits = {
+            hit.mturk_hit_id: hit
+            for hit in session.exec(
+                select(Hit).where(
+                    Hit.campaign_id == ctx.campaign_id, Hit.status == "published"
+                )
+            )
+        }
+        known = dict(
+            session.exec(
+                select(Assignment.hit_pk, func.count())
+                .where(Assignment.campaign_id == ctx.campaign_id)
+                .group_by(Assignment.hit_pk)
+            ).all()
+        )
+    if not hits:
+        return report
+
+    now = ctx.clock.now()
+    for remote in ctx.client.list_hits():
+        hit = hits.get(remote["HITId"])
+        if hit is None:
+            continue
+        submitted = remote.get("NumberOfAssignmentsCompleted", 0) + _pending_review(
+            remote
+        )
+        if submitted > known.get(hit.id, 0) or _needs_status_refresh(ctx, hit.id):
+            _collect_hit(ctx, hit, report)
+        if _finished(remote, now):
+            _mark_done_if_decided(ctx, hit, report)
+    logger.info(
+        "campaign %s: collected %d assignments with %d answers",
+        ctx.campaign_id,
+        report.new_assignments,
+        report.new_answers,
+    )
+    return report
+
+
+def _pending_review(remote: dict[str, Any]) -> int:
+    # ListHITs counts submitted-but-unreviewed assignments in neither
+    # "Completed" nor "Available"; derive them from the totals.
+    total = remote.get("MaxAssignments", 0)
+    return max(
+        0,
+        total
+        - remote.get("NumberOfAssignmentsAvailable", 0)
+        - remote.get("NumberOfAssignmentsPending", 0)
+        - remote.get("NumberOfAssignmentsCompleted", 0),
+    )
+
+
+def _needs_status_refresh(ctx: CampaignContext, hit_pk: int | None) -> bool:
+    """Whether an assignment we still hold as Submitted may have changed remotely."""
+    with session_scope(ctx.engine) as session:
+        waiting = session.exec(
+            select(func.count()).where(
+                Assignment.hit_pk == hit_pk,
+                Assignment.status == "Submitted",
+                Assignment.decision.is_(None),  # type: ignore[union-attr]
+            )
+        ).one()
+    return bool(waiting) and _past_auto_approval(ctx, hit_pk)
+
+
+def _past_auto_approval(ctx: CampaignContext, hit_pk: int | None) -> bool:
+    with session_scope(ctx.engine) as session:
+        oldest = session.exec(
+            select(func.min(Assignment.submit_time)).where(
+                Assignment.hit_pk == hit_pk, Assignment.status == "Submitted"
+            )
+        ).one()
+    if oldest is None:
+        return False
+    delay = ctx.campaign.auto_approval_delay_seconds
+    return (ctx.clock.now() - oldest).total_seconds() >= delay
+
+
+def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
+    assert hit.mturk_hit_id is not None
+    remote_assignments = ctx.client.list_assignments(hit.mturk_hit_id)
+    with session_scope(ctx.engine) as session:
+        item_pks = {
+            item_id: pk
+            for item_id, pk in session.exec(
+                select(Item.item_id, Item.id)
+                .join(HitItem, HitItem.item_pk == Item.id)  # type: ignore[arg-type]
+                .where(HitItem.hit_id == hit.id)
+            ).all()
+        }
+        classes = set(ctx.campaign.classes)
+        for remote in remote_assignments:
+            stored = session.get(Assignment, remote["AssignmentId"])
+            if stored is not None:
+                if stored.status != remote["AssignmentStatus"]:
+                    stored.status = remote["AssignmentStatus"]
+                    session.add(stored)
+                    report.status_changes += 1
+                continue
+            assignment = Assignment(
+                id=remote["AssignmentId"],
+                hit_pk=hit.id,  # type: ignore[arg-type]
+                campaign_id=ctx.campaign_id,
+                worker_id=remote["WorkerId"],
+                status=remote["AssignmentStatus"],
+                accept_time=_naive(remote.get("AcceptTime")),
+                submit_time=_naive(remote.get("SubmitTime")),
+                answer_xml=remote.get("Answer", ""),
+            )
+            if assignment.accept_time and assignment.submit_time:
+                elapsed = assignment.submit_time - assignment.accept_time
+                assignment.work_time_seconds = elapsed.total_seconds()
+            session.add(assignment)
+            report.new_assignments += 1
+            try:
+                fields = parse_question_form_answers(assignment.answer_xml)
+            except InputDataError as error:
+                report.unreadable += 1
+                logger.warning(
+                    "assignment %s of HIT %s by worker %s has an unreadable answer: %s",
+                    assignment.id,
+                    hit.mturk_hit_id,
+                    assignment.worker_id,
+                    error,
+                )
+                continue
+            for name, value in fields.items():
+                if not name.startswith(ITEM_FIELD_PREFIX):
+                    continue
+                item_id = name[len(ITEM_FIELD_PREFIX) :]
+                pk = item_pks.get(item_id)
+                if pk is None or value not in classes:
+                    logger.warning(
+                        "assignment %s by worker %s: field %s=%r is not an item of "
+                        "HIT %s with a known label; ignored",
+                        assignment.id,
+                        assignment.worker_id,
+                        name,
+                        value,
+                        hit.mturk_hit_id,
+                    )
+                    continue
+                session.add(
+                    Answer(
+                        assignment_id=assignment.id,
+                        item_pk=pk,
+                        campaign_id=ctx.campaign_id,
+                        worker_id=assignment.worker_id,
+                        value=value,
+                    )
+                )
+                report.new_answers += 1
+
+
+def _finished(remote: dict[str, Any], now: datetime) -> bool:
+    """No more work can arrive: every slot submitted, or the HIT expired."""
+    if remote.get("NumberOfAssignmentsPending", 0):
+        return False
+    if remote.get("NumberOfAssignmentsAvailable", 0) == 0:
+        return True
+    expiration = _naive(remote.get("Expiration"))
+    return expiration is not None and expiration <= now
+
+
+def _mark_done_if_decided(
+    ctx: CampaignContext, hit: Hit, report: CollectReport
+) -> None:
+    with session_scope(ctx.engine) as session:
+        undecided = session.exec(
+            select(func.count()).where(
+                Assignment.hit_pk == hit.id, Assignment.status == "Submitted"
+            )
+        ).one()
+        if undecided:
+            return
+        stored = session.get(Hit, hit.id)
+        assert stored is not None
+        stored.status = "done"
+        session.add(stored)
+    report.hits_done += 1
+    logger.debug("HIT %s is done", hit.mturk_hit_id)
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value

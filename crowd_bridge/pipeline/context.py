@@ -1,0 +1,68 @@
+"""Everything a stage needs to work on one campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from crowd_bridge.campaign import Campaign
+from crowd_bridge.money import FeeSchedule
+from crowd_bridge.mturk.client import MTurkClient
+from crowd_bridge.rendering import HitRenderer
+from crowd_bridge.settings import Settings
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """Wall-clock time in UTC, without tzinfo (how the database stores it)."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class FollowingClock:
+    """A clock set from outside, for following a simulated endpoint's time."""
+
+    current: datetime
+
+    def now(self) -> datetime:
+        return self.current
+
+
+@dataclass
+class CampaignContext:
+    """One campaign's configuration with the services its stages use."""
+
+    campaign: Campaign
+    engine: Engine
+    client: MTurkClient
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    renderer: HitRenderer | None = None
+    on_progress: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.renderer is None:
+            self.renderer = HitRenderer(self.campaign.config)
+
+    @property
+    def campaign_id(self) -> str:
+        return self.campaign.name
+
+    @property
+    def assignment_cost_cents(self) -> int:
+        """Reward plus fee for one assignment at the campaign's redundancy."""
+        return self.fees.assignment_cost(
+            self.campaign.reward_cents,
+            self.campaign.config.assignments_per_hit,
+            masters=self.campaign.masters,
+        )

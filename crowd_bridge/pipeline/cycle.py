@@ -1,0 +1,96 @@
+"""One pass of the collection stages, and the test for a finished campaign."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from crowd_bridge.db.models import Action, Assignment, Hit
+from crowd_bridge.db.session import session_scope
+from crowd_bridge.pipeline.actions import ActionReport, execute_actions
+from crowd_bridge.pipeline.collect import CollectReport, collect
+from crowd_bridge.pipeline.context import CampaignContext
+from crowd_bridge.pipeline.publish import PublishReport, publish
+from crowd_bridge.pipeline.review import ReviewReport, review
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    published: PublishReport
+    collected: CollectReport
+    reviewed: ReviewReport
+    actions: ActionReport
+
+
+def run_cycle(ctx: CampaignContext) -> CycleReport:
+    """Publish, collect, review and carry out decisions, once each."""
+    published = publish(ctx)
+    collected = collect(ctx)
+    reviewed = review(ctx, final=work_is_in(ctx))
+    actions = execute_actions(ctx)
+    return CycleReport(published, collected, reviewed, actions)
+
+
+def hit_counts(ctx: CampaignContext) -> dict[str, int]:
+    with session_scope(ctx.engine) as session:
+        rows = session.exec(
+            select(Hit.status, func.count())
+            .where(Hit.campaign_id == ctx.campaign_id)
+            .group_by(Hit.status)
+        ).all()
+    return {status: count for status, count in rows}
+
+
+def work_is_in(ctx: CampaignContext) -> bool:
+    """Every HIT is published and no more assignments can arrive for any.
+
+    Then there is no evidence left to wait for, and review decides the rest.
+    """
+    counts = hit_counts(ctx)
+    if counts.get("planned") or counts.get("publishing"):
+        return False
+    with session_scope(ctx.engine) as session:
+        hits = session.exec(
+            select(Hit).where(
+                Hit.campaign_id == ctx.campaign_id, Hit.status == "published"
+            )
+        ).all()
+    if not hits:
+        return True
+    submitted = _submitted_by_hit(ctx)
+    now = ctx.clock.now()
+    return all(
+        submitted.get(hit.id, 0) >= hit.max_assignments
+        or (hit.expires_at is not None and hit.expires_at <= now)
+        for hit in hits
+    )
+
+
+def _submitted_by_hit(ctx: CampaignContext) -> dict[int, int]:
+    with session_scope(ctx.engine) as session:
+        rows = session.exec(
+            select(Assignment.hit_pk, func.count())
+            .where(Assignment.campaign_id == ctx.campaign_id)
+            .group_by(Assignment.hit_pk)
+        ).all()
+    return {hit_pk: count for hit_pk, count in rows}
+
+
+def campaign_complete(ctx: CampaignContext) -> bool:
+    """All HITs done and no action waiting to be carried out."""
+    counts = hit_counts(ctx)
+    if any(status != "done" for status in counts):
+        return False
+    with session_scope(ctx.engine) as session:
+        pending = session.exec(
+            select(func.count()).where(
+                Action.campaign_id == ctx.campaign_id,
+                Action.state.in_(("intended", "sent")),  # type: ignore[attr-defined]
+            )
+        ).one()
+    return pending == 0

@@ -1,0 +1,124 @@
+"""Run a campaign's stages as APScheduler jobs until the campaign is done.
+
+The intervals come from a schedule file in ``schedules/``. Each stage is a
+job with one instance at a time and coalesced misfires, so a slow collect
+never piles up behind itself. The scheduler stops once the campaign is
+complete and its labels are exported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crowd_bridge.campaign import SCHEDULE_DIR, parse_duration
+from crowd_bridge.errors import ConfigError
+from crowd_bridge.pipeline.actions import execute_actions
+from crowd_bridge.pipeline.collect import collect
+from crowd_bridge.pipeline.context import CampaignContext
+from crowd_bridge.pipeline.cycle import campaign_complete, work_is_in
+from crowd_bridge.pipeline.finalize import finalize
+from crowd_bridge.pipeline.publish import publish
+from crowd_bridge.pipeline.review import review
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("publish", "collect", "review", "finalize")
+
+
+def load_schedule(name: str, directory: Path = SCHEDULE_DIR) -> dict[str, int]:
+    """Seconds between runs of each stage, from ``schedules/<name>``."""
+    path = directory / name
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such schedule file.")
+    raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    jobs = raw.get("jobs") or {}
+    unknown = sorted(set(jobs) - set(STAGES))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown job(s) {', '.join(unknown)}; the stages are "
+            f"{', '.join(STAGES)}."
+        )
+    seconds: dict[str, int] = {}
+    for stage in STAGES:
+        spec = jobs.get(stage)
+        if not isinstance(spec, dict) or "every" not in spec:
+            raise ConfigError(f"{path}: field 'jobs.{stage}.every' is required.")
+        seconds[stage] = parse_duration(
+            spec["every"], field=f"{path}: jobs.{stage}.every"
+        )
+        if seconds[stage] < 1:
+            raise ConfigError(f"{path}: jobs.{stage}.every must be at least 1s.")
+    seconds["grace_time"] = parse_duration(
+        raw.get("grace_time", "1m"), field="grace_time"
+    )
+    return seconds
+
+
+class CampaignScheduler:
+    """The stages of one campaign on an APScheduler background scheduler."""
+
+    def __init__(self, ctx: CampaignContext, schedule: dict[str, int]) -> None:
+        self._ctx = ctx
+        self._done = threading.Event()
+        self._failure: BaseException | None = None
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
+        grace = schedule["grace_time"]
+        jobs: dict[str, Callable[[], object]] = {
+            "publish": lambda: publish(ctx),
+            "collect": lambda: collect(ctx),
+            "review": self._review,
+            "finalize": self._finalize,
+        }
+        for stage, job in jobs.items():
+            self._scheduler.add_job(
+                job,
+                IntervalTrigger(seconds=schedule[stage]),
+                id=f"{ctx.campaign_id}:{stage}",
+                name=f"{stage} {ctx.campaign_id}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=grace,
+                next_run_time=None if stage == "finalize" else _now(),
+            )
+
+    def _review(self) -> None:
+        review(self._ctx, final=work_is_in(self._ctx))
+        execute_actions(self._ctx)
+
+    def _finalize(self) -> None:
+        if not campaign_complete(self._ctx):
+            return
+        finalize(self._ctx)
+        self._done.set()
+
+    def _on_error(self, event: JobExecutionEvent) -> None:
+        logger.error(
+            "job %s of campaign %s failed: %r",
+            event.job_id,
+            self._ctx.campaign_id,
+            event.exception,
+        )
+
+    def run(self, timeout: float | None = None) -> bool:
+        """Run until the campaign is done (True) or ``timeout`` seconds pass."""
+        self._scheduler.start()
+        try:
+            return self._done.wait(timeout)
+        finally:
+            self._scheduler.shutdown(wait=True)
+
+
+def _now() -> Any:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc)
