@@ -1,0 +1,220 @@
+"""A small campaign through the real HTTP endpoint and boto3, on both backends."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crowd_bridge.endpoint.server import EndpointConfig, RunningEndpoint
+from sqlalchemy import func
+from sqlmodel import select
+
+from crowd_bridge.campaign import load_campaign
+from crowd_bridge.db.models import Action, Answer, Assignment, Hit, Item, LedgerEntry
+from crowd_bridge.db.session import create_state_engine, migrate, session_scope
+from crowd_bridge.mturk.client import MTurkClient
+from crowd_bridge.pipeline.context import CampaignContext, FollowingClock
+from crowd_bridge.pipeline.cycle import campaign_complete, run_cycle
+from crowd_bridge.pipeline.finalize import finalize
+from crowd_bridge.pipeline.publish import publish
+from crowd_bridge.pipeline.register import register_campaign
+from crowd_bridge.settings import Settings
+
+DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = ROOT / "examples" / "abt_buy" / "data" / "answers.csv"
+START = datetime(2026, 10, 5, 9, 0)
+ORIGINAL_HITS = {"H0001", "H0002", "H0003"}
+
+
+@pytest.fixture
+def endpoint() -> Iterator[RunningEndpoint]:
+    config = EndpointConfig(
+        clock="virtual", start_time=START, crowd=f"replay:{ANSWERS}", seed=3
+    )
+    with RunningEndpoint(config) as running:
+        yield running
+
+
+def make_context(
+    state_url: str, endpoint: RunningEndpoint, tmp_path: Path
+) -> CampaignContext:
+    engine = create_state_engine(state_url)
+    migrate(engine)
+    settings = Settings(
+        database_url=state_url,
+        endpoint_url=endpoint.url,
+        aws_access_key_id="AKIDTESTREQUESTER",
+        aws_secret_access_key="secret",
+        training_store=tmp_path / "store",
+    )
+    campaign = load_campaign(DATA / "small" / "campaign.yaml")
+    register_campaign(engine, campaign)
+    return CampaignContext(
+        campaign=campaign,
+        engine=engine,
+        client=MTurkClient(settings),
+        settings=settings,
+        clock=FollowingClock(START),
+    )
+
+
+def run_to_end(ctx: CampaignContext, endpoint: RunningEndpoint) -> int:
+    for step in range(500):
+        run_cycle(ctx)
+        if campaign_complete(ctx):
+            return step
+        ctx.clock.current = endpoint.advance(20 * 60)  # type: ignore[attr-defined]
+    raise AssertionError("the campaign did not finish")
+
+
+def real_answers() -> list[dict[str, str]]:
+    with ANSWERS.open() as handle:
+        return [row for row in csv.DictReader(handle) if row["hit_id"] in ORIGINAL_HITS]
+
+
+def count(ctx: CampaignContext, table: Any, *where: Any) -> int:
+    with session_scope(ctx.engine) as session:
+        return int(
+            session.exec(select(func.count()).select_from(table).where(*where)).one()
+        )
+
+
+def test_small_campaign_end_to_end(
+    state_url: str, endpoint: RunningEndpoint, tmp_path: Path
+) -> None:
+    ctx = make_context(state_url, endpoint, tmp_path)
+
+    run_to_end(ctx, endpoint)
+    final = finalize(ctx)
+
+    # Every answer came from the real workers of the three original HITs.
+    real = real_answers()
+    assert count(ctx, Hit) == 3
+    assert count(ctx, Assignment) == 9
+    assert count(ctx, Answer) == len(real) == 153
+    stats = endpoint.stats()
+    assert stats["answers_replayed"] == 153
+    assert stats["answers_simulated"] == 0
+
+    with session_scope(ctx.engine) as session:
+        stored = set(
+            session.exec(
+                select(Answer.worker_id, Item.item_id, Answer.value).join(
+                    Item, Item.id == Answer.item_pk
+                )
+            ).all()
+        )
+        workers = set(session.exec(select(Assignment.worker_id)).all())
+        ledger = dict(
+            session.exec(
+                select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents)).group_by(
+                    LedgerEntry.kind
+                )
+            ).all()
+        )
+        decisions = Counter(
+            session.exec(select(Action.kind).where(Action.state == "done")).all()
+        )
+    assert workers == {row["worker_id"] for row in real}
+    assert stored == {(r["worker_id"], r["pair_id"], r["answer"]) for r in real}
+
+    # Nine approvals at $0.50 plus the 20% fee; a 5-cent bonus (and its
+    # 1-cent fee) for each approved assignment of a worker in the bonus tier.
+    assert decisions["approve"] == 9
+    assert decisions["reject"] == 0
+    assert ledger["reward"] == 9 * 50
+    assert ledger["reward_fee"] == 9 * 10
+    assert ledger.get("bonus", 0) == decisions["bonus"] * 5
+    assert ledger.get("bonus_fee", 0) == decisions["bonus"] * 1
+    assert stats["paid_rewards_cents"] == ledger["reward"]
+    assert stats["paid_bonuses_cents"] == ledger.get("bonus", 0)
+
+    # Majority vote over the real answers, computed here independently.
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in real:
+        votes[row["pair_id"]][row["answer"]] += 1
+    expected = {pair: counts.most_common(1)[0][0] for pair, counts in votes.items()}
+    majority = final.methods["majority_vote"]
+    assert dict(zip(majority["item_id"], majority["label"], strict=True)) == expected
+
+    # The refined labels keep every gold item's known label and are exported.
+    exported = final.exported
+    assert len(exported) == 51
+    gold = exported[exported["is_gold"]]
+    campaign_gold = {
+        i.item_id: i.gold_label for i in ctx.campaign.items if i.gold_label
+    }
+    assert dict(zip(gold["item_id"], gold["label"], strict=True)) == campaign_gold
+    assert (exported["n_answers"] == 3).all()
+    assert final.snapshot.version == 1
+    assert (final.snapshot.path / "labels.parquet").is_file()
+
+
+class CrashAfter(Exception):
+    """Stands in for the process dying at a chosen line."""
+
+
+class CrashingClient:
+    """Passes calls through, but dies before or after the first CreateHIT."""
+
+    def __init__(self, inner: MTurkClient, *, after_call: bool) -> None:
+        self._inner = inner
+        self._after_call = after_call
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def create_hit(self, **params: Any) -> dict[str, Any]:
+        if self.crashed:
+            return self._inner.create_hit(**params)
+        self.crashed = True
+        if self._after_call:
+            self._inner.create_hit(**params)
+        raise CrashAfter
+
+
+@pytest.mark.parametrize("after_call", [False, True], ids=["before-call", "lost-reply"])
+def test_crash_around_create_hit_never_creates_a_second_hit(
+    state_url: str, endpoint: RunningEndpoint, tmp_path: Path, after_call: bool
+) -> None:
+    ctx = make_context(state_url, endpoint, tmp_path)
+    real_client = ctx.client
+    ctx.client = CrashingClient(real_client, after_call=after_call)  # type: ignore[assignment]
+
+    with pytest.raises(CrashAfter):
+        publish(ctx)
+    with session_scope(ctx.engine) as session:
+        statuses = Counter(session.exec(select(Hit.status)).all())
+    assert statuses == {"publishing": 1, "planned": 2}
+
+    # A restarted service: same database, fresh client.
+    ctx.client = real_client
+    report = publish(ctx)
+
+    remote = list(real_client.list_hits())
+    assert report.recovered == 1
+    assert len(remote) == 3
+    with session_scope(ctx.engine) as session:
+        ours = set(session.exec(select(Hit.mturk_hit_id)).all())
+    assert ours == {hit["HITId"] for hit in remote}
+
+
+def test_publishing_stops_at_the_budget_cap(
+    state_url: str, endpoint: RunningEndpoint, tmp_path: Path
+) -> None:
+    ctx = make_context(state_url, endpoint, tmp_path)
+    # Two HITs of three assignments at 60 cents each fit in $4.00; three do not.
+    object.__setattr__(ctx.campaign, "budget_cents", 400)
+
+    report = publish(ctx)
+
+    assert report.published == 2
+    assert report.held_for_budget == 1
+    assert len(list(ctx.client.list_hits())) == 2
