@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from crowd_bridge.campaign import load_campaign
 from crowd_bridge.db.session import create_state_engine, migrate
+from crowd_bridge.mturk.client import MTurkClient
+from crowd_bridge.pipeline.context import CampaignContext, FollowingClock
+from crowd_bridge.pipeline.register import register_campaign
+from crowd_bridge.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+ANSWERS = ROOT / "examples" / "abt_buy" / "data" / "answers.csv"
+START = datetime(2026, 10, 5, 9, 0)
 POSTGRES_URL = os.environ.get(
     "CROWD_BRIDGE_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 )
@@ -61,3 +71,49 @@ def engine(state_url: str) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+ContextFactory = Callable[[str], CampaignContext]
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Any]:
+    """The bundled endpoint with a virtual clock and the replayed real crowd."""
+    from crowd_bridge.endpoint.server import EndpointConfig, RunningEndpoint
+
+    config = EndpointConfig(
+        clock="virtual", start_time=START, crowd=f"replay:{ANSWERS}", seed=3
+    )
+    with RunningEndpoint(config) as running:
+        yield running
+
+
+@pytest.fixture
+def make_context(endpoint: Any, tmp_path: Path) -> Iterator[ContextFactory]:
+    """Register the small Abt-Buy campaign in a state database, ready to run."""
+    engines = []
+
+    def build(state_url: str, campaign_file: Path = DATA / "small" / "campaign.yaml"):
+        engine = create_state_engine(state_url)
+        engines.append(engine)
+        migrate(engine)
+        settings = Settings(
+            database_url=state_url,
+            endpoint_url=endpoint.url,
+            aws_access_key_id="AKIDTESTREQUESTER",
+            aws_secret_access_key="secret",
+            training_store=tmp_path / "store",
+        )
+        campaign = load_campaign(campaign_file)
+        register_campaign(engine, campaign)
+        return CampaignContext(
+            campaign=campaign,
+            engine=engine,
+            client=MTurkClient(settings),
+            settings=settings,
+            clock=FollowingClock(START),
+        )
+
+    yield build
+    for engine in engines:
+        engine.dispose()

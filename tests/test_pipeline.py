@@ -4,64 +4,27 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from crowd_bridge.endpoint.server import EndpointConfig, RunningEndpoint
+from crowd_bridge.endpoint.server import RunningEndpoint
 from sqlalchemy import func
 from sqlmodel import select
 
-from crowd_bridge.campaign import load_campaign
 from crowd_bridge.db.models import Action, Answer, Assignment, Hit, Item, LedgerEntry
-from crowd_bridge.db.session import create_state_engine, migrate, session_scope
+from crowd_bridge.db.session import session_scope
 from crowd_bridge.mturk.client import MTurkClient
-from crowd_bridge.pipeline.context import CampaignContext, FollowingClock
+from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.cycle import campaign_complete, run_cycle
 from crowd_bridge.pipeline.finalize import finalize
 from crowd_bridge.pipeline.publish import publish
-from crowd_bridge.pipeline.register import register_campaign
-from crowd_bridge.settings import Settings
 
-DATA = Path(__file__).resolve().parent / "data"
-ROOT = Path(__file__).resolve().parent.parent
-ANSWERS = ROOT / "examples" / "abt_buy" / "data" / "answers.csv"
-START = datetime(2026, 10, 5, 9, 0)
+ContextFactory = Callable[[str], CampaignContext]
+
+ANSWERS = Path(__file__).resolve().parent.parent / "examples/abt_buy/data/answers.csv"
 ORIGINAL_HITS = {"H0001", "H0002", "H0003"}
-
-
-@pytest.fixture
-def endpoint() -> Iterator[RunningEndpoint]:
-    config = EndpointConfig(
-        clock="virtual", start_time=START, crowd=f"replay:{ANSWERS}", seed=3
-    )
-    with RunningEndpoint(config) as running:
-        yield running
-
-
-def make_context(
-    state_url: str, endpoint: RunningEndpoint, tmp_path: Path
-) -> CampaignContext:
-    engine = create_state_engine(state_url)
-    migrate(engine)
-    settings = Settings(
-        database_url=state_url,
-        endpoint_url=endpoint.url,
-        aws_access_key_id="AKIDTESTREQUESTER",
-        aws_secret_access_key="secret",
-        training_store=tmp_path / "store",
-    )
-    campaign = load_campaign(DATA / "small" / "campaign.yaml")
-    register_campaign(engine, campaign)
-    return CampaignContext(
-        campaign=campaign,
-        engine=engine,
-        client=MTurkClient(settings),
-        settings=settings,
-        clock=FollowingClock(START),
-    )
 
 
 def run_to_end(ctx: CampaignContext, endpoint: RunningEndpoint) -> int:
@@ -86,9 +49,9 @@ def count(ctx: CampaignContext, table: Any, *where: Any) -> int:
 
 
 def test_small_campaign_end_to_end(
-    state_url: str, endpoint: RunningEndpoint, tmp_path: Path
+    state_url: str, endpoint: RunningEndpoint, make_context: ContextFactory
 ) -> None:
-    ctx = make_context(state_url, endpoint, tmp_path)
+    ctx = make_context(state_url)
 
     run_to_end(ctx, endpoint)
     final = finalize(ctx)
@@ -182,9 +145,9 @@ class CrashingClient:
 
 @pytest.mark.parametrize("after_call", [False, True], ids=["before-call", "lost-reply"])
 def test_crash_around_create_hit_never_creates_a_second_hit(
-    state_url: str, endpoint: RunningEndpoint, tmp_path: Path, after_call: bool
+    state_url: str, make_context: ContextFactory, after_call: bool
 ) -> None:
-    ctx = make_context(state_url, endpoint, tmp_path)
+    ctx = make_context(state_url)
     real_client = ctx.client
     ctx.client = CrashingClient(real_client, after_call=after_call)  # type: ignore[assignment]
 
@@ -207,9 +170,9 @@ def test_crash_around_create_hit_never_creates_a_second_hit(
 
 
 def test_publishing_stops_at_the_budget_cap(
-    state_url: str, endpoint: RunningEndpoint, tmp_path: Path
+    state_url: str, endpoint: RunningEndpoint, make_context: ContextFactory
 ) -> None:
-    ctx = make_context(state_url, endpoint, tmp_path)
+    ctx = make_context(state_url)
     # Two HITs of three assignments at 60 cents each fit in $4.00; three do not.
     object.__setattr__(ctx.campaign, "budget_cents", 400)
 
