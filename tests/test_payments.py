@@ -1,0 +1,126 @@
+"""Payments happen once, after the work, and survive repeated decisions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from crowd_bridge.db.models import Action, Assignment, LedgerEntry
+from crowd_bridge.db.session import session_scope
+from crowd_bridge.pipeline.actions import execute_actions
+from crowd_bridge.pipeline.collect import collect
+from crowd_bridge.pipeline.context import CampaignContext
+from crowd_bridge.pipeline.publish import publish
+from crowd_bridge.pipeline.register import request_token
+from crowd_bridge.pipeline.review import review
+
+ContextFactory = Callable[[str], CampaignContext]
+
+
+def sqlite_context(make_context: ContextFactory, tmp_path: Any) -> CampaignContext:
+    return make_context(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def wait_for_all_work(ctx: CampaignContext, endpoint: Any) -> None:
+    publish(ctx)
+    for _ in range(100):
+        ctx.clock.current = endpoint.advance(20 * 60)  # type: ignore[attr-defined]
+        collect(ctx)
+        with session_scope(ctx.engine) as session:
+            if session.exec(select(func.count()).select_from(Assignment)).one() == 9:
+                return
+    raise AssertionError("the crowd did not submit all nine assignments")
+
+
+def ledger_by_kind(ctx: CampaignContext) -> Counter[str]:
+    with session_scope(ctx.engine) as session:
+        rows = session.exec(select(LedgerEntry.kind, LedgerEntry.amount_cents)).all()
+    totals: Counter[str] = Counter()
+    for kind, cents in rows:
+        totals[kind] += cents
+    return totals
+
+
+def test_reviewing_and_paying_twice_pays_once(
+    make_context: ContextFactory, endpoint: Any, tmp_path: Any
+) -> None:
+    ctx = sqlite_context(make_context, tmp_path)
+    wait_for_all_work(ctx, endpoint)
+
+    for _ in range(3):
+        review(ctx, final=True)
+        execute_actions(ctx)
+
+    ledger = ledger_by_kind(ctx)
+    with session_scope(ctx.engine) as session:
+        actions = Counter(session.exec(select(Action.kind)).all())
+    stats = endpoint.stats()
+    assert actions["approve"] == 9
+    assert ledger["reward"] == 9 * 50
+    assert ledger["bonus"] == actions["bonus"] * 5
+    assert stats["paid_rewards_cents"] == 9 * 50
+    assert stats["paid_bonuses_cents"] == ledger["bonus"]
+
+
+def test_approval_after_auto_approval_books_the_reward_once(
+    make_context: ContextFactory, endpoint: Any, tmp_path: Any
+) -> None:
+    ctx = sqlite_context(make_context, tmp_path)
+    wait_for_all_work(ctx, endpoint)
+
+    # Four days pass with nobody reviewing: the endpoint approves on its own.
+    ctx.clock.current = endpoint.advance(4 * 86400)  # type: ignore[attr-defined]
+    collect(ctx)
+    review(ctx, final=True)
+    report = execute_actions(ctx)
+
+    assert report.failed == 0
+    assert report.done["approve"] == 9
+    assert ledger_by_kind(ctx)["reward"] == 9 * 50
+    assert endpoint.stats()["paid_rewards_cents"] == 9 * 50
+
+
+def test_bonus_waits_until_the_assignment_is_approved(
+    make_context: ContextFactory, endpoint: Any, tmp_path: Any
+) -> None:
+    ctx = sqlite_context(make_context, tmp_path)
+    wait_for_all_work(ctx, endpoint)
+    with session_scope(ctx.engine) as session:
+        assignment = session.exec(select(Assignment)).first()
+        assert assignment is not None
+        key = f"bonus:{assignment.id}:manual"
+        session.add(
+            Action(
+                campaign_id=ctx.campaign_id,
+                key=key,
+                kind="bonus",
+                hit_pk=assignment.hit_pk,
+                assignment_id=assignment.id,
+                worker_id=assignment.worker_id,
+                amount_cents=25,
+                request_token=request_token(ctx.campaign_id, "bonus", key),
+                reason="Thank you for the careful comparisons.",
+            )
+        )
+
+    early = execute_actions(ctx)
+
+    assert early.waiting == 1
+    assert ledger_by_kind(ctx)["bonus"] == 0
+
+    review(ctx, final=True)
+    later = execute_actions(ctx)
+
+    assert later.done["bonus"] >= 1
+    with session_scope(ctx.engine) as session:
+        paid = session.exec(
+            select(LedgerEntry.amount_cents).where(
+                LedgerEntry.kind == "bonus",
+                LedgerEntry.assignment_id == assignment.id,
+            )
+        ).all()
+    assert 25 in paid
