@@ -28,6 +28,7 @@ from crowd_bridge.pipeline.cycle import campaign_complete, work_is_in
 from crowd_bridge.pipeline.finalize import finalize
 from crowd_bridge.pipeline.publish import publish
 from crowd_bridge.pipeline.review import review
+from crowd_bridge.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class CampaignScheduler:
             "finalize": self._finalize,
         }
         for stage, job in jobs.items():
+            # Collecting stages start at once; finalize waits one interval.
+            first_run = {} if stage == "finalize" else {"next_run_time": utcnow()}
             self._scheduler.add_job(
                 job,
                 IntervalTrigger(seconds=schedule[stage]),
@@ -88,7 +91,7 @@ class CampaignScheduler:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=grace,
-                next_run_time=None if stage == "finalize" else _now(),
+                **first_run,
             )
 
     def _review(self) -> None:
@@ -116,9 +119,3 @@ class CampaignScheduler:
             return self._done.wait(timeout)
         finally:
             self._scheduler.shutdown(wait=True)
-
-
-def _now() -> Any:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)

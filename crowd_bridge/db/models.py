@@ -10,14 +10,12 @@ updated.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from crowd_bridge.timeutil import utcnow
 
 
 class Campaign(SQLModel, table=True):

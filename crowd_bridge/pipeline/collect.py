@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from crowd_bridge.db.models import Answer, Assignment, Hit, HitItem, Item
+from crowd_bridge.db.models import Action, Answer, Assignment, Hit, HitItem, Item
 from crowd_bridge.db.session import session_scope
 from crowd_bridge.errors import InputDataError
 from crowd_bridge.mturk.answers import parse_question_form_answers
 from crowd_bridge.pipeline.context import CampaignContext
+from crowd_bridge.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def _past_auto_approval(ctx: CampaignContext, hit_pk: int | None) -> bool:
     if oldest is None:
         return False
     delay = ctx.campaign.auto_approval_delay_seconds
-    return (ctx.clock.now() - oldest).total_seconds() >= delay
+    return (ctx.clock.now() - as_utc(oldest)).total_seconds() >= delay  # type: ignore[operator]
 
 
 def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
@@ -136,6 +137,7 @@ def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
             if stored is not None:
                 if stored.status != remote["AssignmentStatus"]:
                     stored.status = remote["AssignmentStatus"]
+                    _record_outside_decision(session, stored)
                     session.add(stored)
                     report.status_changes += 1
                 continue
@@ -145,14 +147,16 @@ def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
                 campaign_id=ctx.campaign_id,
                 worker_id=remote["WorkerId"],
                 status=remote["AssignmentStatus"],
-                accept_time=_naive(remote.get("AcceptTime")),
-                submit_time=_naive(remote.get("SubmitTime")),
+                accept_time=as_utc(remote.get("AcceptTime")),
+                submit_time=as_utc(remote.get("SubmitTime")),
                 answer_xml=remote.get("Answer", ""),
             )
             if assignment.accept_time and assignment.submit_time:
                 elapsed = assignment.submit_time - assignment.accept_time
                 assignment.work_time_seconds = elapsed.total_seconds()
             session.add(assignment)
+            session.flush()  # answers refer to it
+            _record_outside_decision(session, assignment)
             report.new_assignments += 1
             try:
                 fields = parse_question_form_answers(assignment.answer_xml)
@@ -194,13 +198,50 @@ def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
                 report.new_answers += 1
 
 
+def _record_outside_decision(session: Session, assignment: Assignment) -> None:
+    """Account for a decision the endpoint made without us.
+
+    Auto-approval after the delay pays the worker; the approval is recorded as
+    an action already sent, so that the action runner confirms it on the
+    endpoint and books the reward and fee exactly once.
+    """
+    if assignment.decision is not None or assignment.status == "Submitted":
+        return
+    kind = "approve" if assignment.status == "Approved" else "reject"
+    assignment.decision = kind
+    session.add(
+        Action(
+            campaign_id=assignment.campaign_id,
+            key=f"{kind}:{assignment.id}",
+            kind=kind,
+            state="sent",
+            hit_pk=assignment.hit_pk,
+            assignment_id=assignment.id,
+            worker_id=assignment.worker_id,
+            evidence=(
+                f"{assignment.status} on the endpoint before crowd_bridge reviewed "
+                "it (auto-approval delay passed, or decided in another tool)."
+            ),
+            reason="Approved."
+            if kind == "approve"
+            else "Rejected outside crowd_bridge.",
+        )
+    )
+    logger.info(
+        "assignment %s by worker %s was %s on the endpoint without us; recorded",
+        assignment.id,
+        assignment.worker_id,
+        assignment.status,
+    )
+
+
 def _finished(remote: dict[str, Any], now: datetime) -> bool:
     """No more work can arrive: every slot submitted, or the HIT expired."""
     if remote.get("NumberOfAssignmentsPending", 0):
         return False
     if remote.get("NumberOfAssignmentsAvailable", 0) == 0:
         return True
-    expiration = _naive(remote.get("Expiration"))
+    expiration = as_utc(remote.get("Expiration"))
     return expiration is not None and expiration <= now
 
 
@@ -221,11 +262,3 @@ def _mark_done_if_decided(
         session.add(stored)
     report.hits_done += 1
     logger.debug("HIT %s is done", hit.mturk_hit_id)
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value

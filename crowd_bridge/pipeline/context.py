@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.engine import Engine
@@ -14,6 +14,7 @@ from crowd_bridge.money import FeeSchedule
 from crowd_bridge.mturk.client import MTurkClient
 from crowd_bridge.rendering import HitRenderer
 from crowd_bridge.settings import Settings
+from crowd_bridge.timeutil import as_utc, utcnow
 
 
 class Clock(Protocol):
@@ -21,10 +22,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall-clock time in UTC, without tzinfo (how the database stores it)."""
+    """Wall-clock time, timezone-aware UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc).replace(tzinfo=None)
+        return utcnow()
 
 
 @dataclass
@@ -34,7 +35,9 @@ class FollowingClock:
     current: datetime
 
     def now(self) -> datetime:
-        return self.current
+        now = as_utc(self.current)
+        assert now is not None
+        return now
 
 
 @dataclass

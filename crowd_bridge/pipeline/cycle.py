@@ -15,6 +15,7 @@ from crowd_bridge.pipeline.collect import CollectReport, collect
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.publish import PublishReport, publish
 from crowd_bridge.pipeline.review import ReviewReport, review
+from crowd_bridge.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def work_is_in(ctx: CampaignContext) -> bool:
     now = ctx.clock.now()
     return all(
         submitted.get(hit.id, 0) >= hit.max_assignments
-        or (hit.expires_at is not None and hit.expires_at <= now)
+        or (hit.expires_at is not None and as_utc(hit.expires_at) <= now)
         for hit in hits
     )
 

@@ -91,7 +91,7 @@ def finalize(ctx: CampaignContext) -> FinalReport:
     gold = {
         row.item_id: row.gold_label
         for row in items.itertuples()
-        if row.gold_label is not None
+        if isinstance(row.gold_label, str)
     }
     seconds: dict[str, float] = {}
     methods: dict[str, pd.DataFrame] = {}
@@ -152,7 +152,10 @@ def _with_provenance(
             ),
         }
     ).reset_index()
-    table = labels.merge(provenance, on="item_id", how="left")
+    own = [name for name in provenance.columns if name != "item_id"]
+    table = labels.drop(columns=own, errors="ignore").merge(
+        provenance, on="item_id", how="left"
+    )
     table["n_answers"] = table["n_answers"].fillna(0).astype("int64")
     table["is_gold"] = table["item_id"].isin(gold.keys())
     table["campaign"] = ctx.campaign_id

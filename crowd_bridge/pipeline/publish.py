@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlmodel import Session, select
@@ -26,6 +25,7 @@ from crowd_bridge.mturk.client import hit_id_from_duplicate
 from crowd_bridge.pipeline.budget import budget_state
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.rendering import RenderedItem
+from crowd_bridge.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +174,8 @@ def _confirm(ctx: CampaignContext, hit_pk: int, created: dict[str, Any]) -> None
         assert hit is not None
         hit.mturk_hit_id = created["HITId"]
         hit.status = "published"
-        hit.created_at = _naive(created.get("CreationTime"))
-        hit.expires_at = _naive(created.get("Expiration"))
+        hit.created_at = as_utc(created.get("CreationTime"))
+        hit.expires_at = as_utc(created.get("Expiration"))
         session.add(hit)
     logger.debug("HIT %s published for campaign %s", created["HITId"], ctx.campaign_id)
 
@@ -222,11 +222,3 @@ def _annotations(ctx: CampaignContext) -> dict[str, dict[str, Any]]:
 def _find_by_annotation(ctx: CampaignContext, token: str) -> str | None:
     found = _annotations(ctx).get(token)
     return found["HITId"] if found else None
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value

@@ -31,6 +31,7 @@ from crowd_bridge.db.models import (
 from crowd_bridge.db.session import session_scope
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.register import request_token
+from crowd_bridge.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def review(ctx: CampaignContext, *, final: bool = False) -> ReviewReport:
         ).all()
 
         for assignment in waiting:
-            submitted = assignment.submit_time or now
+            submitted = as_utc(assignment.submit_time) or now
             if not final and submitted > due_before:
                 report.waiting += 1
                 continue

@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column(
             "status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
         ),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("finished_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -49,8 +49,8 @@ def upgrade() -> None:
         sa.Column("max_assignments", sa.Integer(), nullable=False),
         sa.Column("reward_cents", sa.Integer(), nullable=False),
         sa.Column("reserved_cents", sa.Integer(), nullable=False),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaign.id"],
@@ -110,7 +110,7 @@ def upgrade() -> None:
         sa.Column(
             "sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
         ),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaign.id"],
@@ -142,7 +142,7 @@ def upgrade() -> None:
             "verdict", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
         ),
         sa.Column("evidence", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaign.id"],
@@ -174,8 +174,8 @@ def upgrade() -> None:
         sa.Column("evidence", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-        sa.Column("done_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaign.id"],
@@ -207,8 +207,8 @@ def upgrade() -> None:
         sa.Column(
             "status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
         ),
-        sa.Column("accept_time", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column("submit_time", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("accept_time", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("submit_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("work_time_seconds", sa.Float(), nullable=True),
         sa.Column("answer_xml", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column(
@@ -303,7 +303,7 @@ def upgrade() -> None:
         sa.Column(
             "worker_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
         ),
-        sa.Column("booked_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("booked_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["action_id"],
             ["action.id"],
