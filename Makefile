@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast lint bench bench-quality bench-endpoint clean
+.PHONY: demo test test-fast lint bench bench-quality bench-endpoint browser clean
 
 # torch comes first and pinned: the CPU wheel on disk. A bare requirement
 # would pull a multi-GB CUDA build; the project itself only asks torch>=2.4.
@@ -20,7 +20,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/crowd-bridge demo --workdir demo-output
 
-test: $(STAMP)
+# The finance page is tested in a real browser: Debian's Chromium and its
+# driver. Installing them needs root; elsewhere the browser test says why it
+# skipped.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium not installed: the finance browser test will be skipped"
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +23,11 @@ app = typer.Typer(
 campaign_app = typer.Typer(help="Check, preview and register campaign files.")
 endpoint_app = typer.Typer(help="The bundled MTurk-compatible endpoint.")
 labels_app = typer.Typer(help="Aggregate answers into labels.")
+finance_app = typer.Typer(help="What was paid, what is owed, and checks against it.")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(endpoint_app, name="endpoint")
 app.add_typer(labels_app, name="labels")
+app.add_typer(finance_app, name="finance")
 
 console = Console()
 errors = Console(stderr=True)
@@ -267,9 +270,7 @@ def labels_aggregate(
     text_columns: Annotated[
         str | None, typer.Option(help="Comma-separated text columns of --items.")
     ] = None,
-    gold: Annotated[
-        Path | None, typer.Option(help="Gold CSV: item_id, label.")
-    ] = None,
+    gold: Annotated[Path | None, typer.Option(help="Gold CSV: item_id, label.")] = None,
     method: Annotated[
         str, typer.Option(help="majority_vote, dawid_skene, one_coin, glad, refined.")
     ] = "refined",
@@ -292,6 +293,77 @@ def labels_aggregate(
     except CrowdBridgeError as error:
         _fail(error)
     console.print(json.dumps(summary, indent=2, default=str))
+
+
+def _state_engine():  # type: ignore[no-untyped-def]
+    from crowd_bridge.db.session import create_state_engine, migrate
+    from crowd_bridge.settings import Settings
+
+    engine = create_state_engine(Settings.from_env().database_url)
+    migrate(engine)
+    return engine
+
+
+Campaign = Annotated[str | None, typer.Option(help="Only this campaign.")]
+
+
+@finance_app.command("report")
+def finance_report_command(
+    campaign: Campaign = None,
+    date_from: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First day."),
+    ] = None,
+    date_to: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="table or csv.")
+    ] = "table",
+) -> None:
+    """Rewards, fees, bonuses, rejected work and liabilities, from the ledger."""
+    from crowd_bridge.finance import finance_report, to_csv, to_table
+
+    if output_format not in ("table", "csv"):
+        _fail(CrowdBridgeError(f"--format {output_format!r}: use table or csv."))
+    try:
+        report = finance_report(
+            _state_engine(),
+            campaign,
+            date_from.date() if date_from else None,
+            date_to.date() if date_to else None,
+        )
+    except CrowdBridgeError as error:
+        _fail(error)
+    if output_format == "csv":
+        typer.echo(to_csv(report), nl=False)
+    else:
+        console.print(to_table(report))
+
+
+@finance_app.command("reconcile")
+def finance_reconcile(campaign: Campaign = None) -> None:
+    """Compare the ledger with what the endpoint says was paid; exit 1 on any gap."""
+    from crowd_bridge.finance import reconcile, reconcile_table
+    from crowd_bridge.mturk.client import MTurkClient
+    from crowd_bridge.settings import Settings
+
+    try:
+        report = reconcile(_state_engine(), MTurkClient(Settings.from_env()), campaign)
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print(reconcile_table(report))
+    if not report.consistent:
+        raise typer.Exit(code=1)
+
+
+@finance_app.command("serve")
+def finance_serve(host: str = "127.0.0.1", port: int = 8020) -> None:
+    """Serve the read-only finance pages."""
+    from crowd_bridge.finance.web import serve_finance
+
+    console.print(f"finance pages on http://{host}:{port}")
+    serve_finance(_state_engine(), host=host, port=port)
 
 
 @app.command("status")
