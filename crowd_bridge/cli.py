@@ -47,6 +47,11 @@ def _logging(verbose: bool) -> None:
     )
     for noisy in ("botocore", "urllib3", "uvicorn.access", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:
+        # A line per HIT, assignment or request belongs in service logs, not
+        # in front of a person watching a campaign of thousands of them.
+        for chatty in ("crowd_bridge.endpoint", "crowd_bridge.pipeline"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def _fail(error: CrowdBridgeError) -> None:
