@@ -35,7 +35,7 @@ errors = Console(stderr=True)
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log every step.")]
 
 
-def _logging(verbose: bool) -> None:
+def _logging(verbose: bool, *, per_item_lines: bool = True) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
@@ -47,7 +47,7 @@ def _logging(verbose: bool) -> None:
     )
     for noisy in ("botocore", "urllib3", "uvicorn.access", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not verbose:
+    if not (verbose or per_item_lines):
         # A line per HIT, assignment or request belongs in service logs, not
         # in front of a person watching a campaign of thousands of them.
         for chatty in ("crowd_bridge.endpoint", "crowd_bridge.pipeline"):
@@ -189,7 +189,7 @@ def demo(
     verbose: Verbose = False,
 ) -> None:
     """Run the bundled Abt-Buy campaign end to end and print its summary."""
-    _logging(verbose)
+    _logging(verbose, per_item_lines=False)
     from crowd_bridge.demo import run_demo
 
     workdir = workdir.resolve()
