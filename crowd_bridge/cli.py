@@ -45,8 +45,10 @@ def _logging(verbose: bool, *, per_item_lines: bool = True) -> None:
     logging.getLogger("crowd_bridge").setLevel(
         logging.DEBUG if verbose else logging.INFO
     )
-    for noisy in ("botocore", "urllib3", "uvicorn.access", "apscheduler"):
+    for noisy in ("botocore", "urllib3", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A run skipped because the previous one is still going is expected.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     if not (verbose or per_item_lines):
         # A line per HIT, assignment or request belongs in service logs, not
         # in front of a person watching a campaign of thousands of them.
@@ -150,7 +152,7 @@ def run(
     from crowd_bridge.campaign import load_campaign
     from crowd_bridge.db.session import create_state_engine, migrate
     from crowd_bridge.mturk.client import MTurkClient
-    from crowd_bridge.pipeline.context import CampaignContext
+    from crowd_bridge.pipeline.context import CampaignContext, clock_for
     from crowd_bridge.pipeline.register import register_campaign
     from crowd_bridge.scheduler import CampaignScheduler, load_schedule
     from crowd_bridge.settings import Settings
@@ -161,7 +163,9 @@ def run(
         engine = create_state_engine(settings.database_url)
         migrate(engine)
         register_campaign(engine, campaign)
-        ctx = CampaignContext(campaign, engine, MTurkClient(settings), settings)
+        ctx = CampaignContext(
+            campaign, engine, MTurkClient(settings), settings, clock=clock_for(settings)
+        )
         scheduler = CampaignScheduler(
             ctx, load_schedule(schedule or campaign.config.schedule)
         )

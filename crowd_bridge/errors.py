@@ -81,3 +81,19 @@ class EndpointRequestError(CrowdBridgeError):
         super().__init__(message)
         self.message = message
         self.turk_code = turk_code
+
+
+class EndpointAuthError(CrowdBridgeError):
+    """The bundled endpoint cannot tell who sent a call, or the signature is wrong.
+
+    Answered like AWS answers unsigned or badly signed calls: ``aws_type``
+    is the error's ``__type`` (``IncompleteSignatureException``,
+    ``InvalidSignatureException``, ``UnrecognizedClientException`` or
+    ``MissingAuthenticationTokenException``) and ``status`` its HTTP status.
+    """
+
+    def __init__(self, aws_type: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.aws_type = aws_type
+        self.message = message
+        self.status = status

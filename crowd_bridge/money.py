@@ -48,13 +48,22 @@ def percent_of(cents: int, percent: Decimal) -> int:
     return int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+_PERCENT_FIELDS = ("base_percent", "large_hit_percent", "masters_percent")
+
+
 @dataclass(frozen=True)
 class FeeSchedule:
     """The platform's commission on rewards and bonuses.
 
     Defaults are MTurk's published schedule: 20% of reward and bonus, another
-    20% of the reward on HITs with 10 or more assignments, 5% more for
-    Masters, and at least one cent per assignment and per bonus.
+    20% of the reward on HITs with 10 or more assignments, another 5% of the
+    reward on HITs that require Masters, and at least one cent per assignment
+    and per bonus. The Masters commission applies to rewards only; bonuses
+    pay the base rate whoever earned them.
+
+    Percentages may be given as Decimal, int or text ("7.5"); floats are
+    refused so that no rate is ever inexact. The pipeline, the finance
+    report and the bundled endpoint all charge through this one schedule.
     """
 
     base_percent: Decimal = Decimal(20)
@@ -62,6 +71,36 @@ class FeeSchedule:
     large_hit_assignments: int = 10
     masters_percent: Decimal = Decimal(5)
     minimum_cents: int = 1
+
+    def __post_init__(self) -> None:
+        for name in _PERCENT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
+                raise ConfigError(
+                    f"The fee percentage {name} must be a Decimal, a whole number "
+                    f"or text like '20', not {value!r}."
+                )
+            try:
+                percent = Decimal(value)
+            except InvalidOperation:
+                raise ConfigError(
+                    f"The fee percentage {name} is not a number: {value!r}."
+                ) from None
+            if not percent.is_finite() or percent < 0:
+                raise ConfigError(
+                    f"The fee percentage {name} must be a finite number >= 0, "
+                    f"not {value!r}."
+                )
+            # The dataclass is frozen; normalising the type once here keeps
+            # every later computation in Decimal.
+            object.__setattr__(self, name, percent)
+
+        if self.minimum_cents < 0:
+            raise ConfigError("The fee schedule's minimum_cents cannot be negative.")
+        if self.large_hit_assignments < 1:
+            raise ConfigError(
+                "The fee schedule's large_hit_assignments must be at least 1."
+            )
 
     def reward_fee(
         self, reward_cents: int, max_assignments: int, *, masters: bool = False
@@ -75,9 +114,14 @@ class FeeSchedule:
         return max(self.minimum_cents, percent_of(reward_cents, percent))
 
     def bonus_fee(self, bonus_cents: int, *, masters: bool = False) -> int:
-        """Fee for one bonus payment."""
-        percent = self.base_percent + (self.masters_percent if masters else 0)
-        return max(self.minimum_cents, percent_of(bonus_cents, percent))
+        """Fee for one bonus payment.
+
+        ``masters`` is accepted so callers that pass a campaign's Masters
+        flag keep working; MTurk charges its Masters commission on rewards
+        only, so it does not change a bonus fee.
+        """
+        del masters
+        return max(self.minimum_cents, percent_of(bonus_cents, self.base_percent))
 
     def assignment_cost(
         self, reward_cents: int, max_assignments: int, *, masters: bool = False

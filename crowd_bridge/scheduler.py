@@ -21,12 +21,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from crowd_bridge.campaign import SCHEDULE_DIR, parse_duration
 from crowd_bridge.errors import ConfigError
-from crowd_bridge.pipeline.actions import execute_actions
-from crowd_bridge.pipeline.collect import collect
+from crowd_bridge.pipeline.actions import ActionReport, execute_actions
+from crowd_bridge.pipeline.collect import CollectReport, collect
 from crowd_bridge.pipeline.context import CampaignContext
-from crowd_bridge.pipeline.cycle import campaign_complete, work_is_in
+from crowd_bridge.pipeline.cycle import attempt, campaign_complete, work_is_in
 from crowd_bridge.pipeline.finalize import finalize
-from crowd_bridge.pipeline.publish import publish
+from crowd_bridge.pipeline.publish import PublishReport, publish
 from crowd_bridge.pipeline.review import review
 from crowd_bridge.timeutil import utcnow
 
@@ -36,8 +36,10 @@ STAGES = ("publish", "collect", "review", "finalize")
 
 
 def load_schedule(name: str, directory: Path = SCHEDULE_DIR) -> dict[str, int]:
-    """Seconds between runs of each stage, from ``schedules/<name>``."""
+    """Seconds between runs of each stage, from ``schedules/<name>`` or a path."""
     path = directory / name
+    if not path.is_file() and Path(name).is_file():
+        path = Path(name)
     if not path.is_file():
         raise ConfigError(f"{path}: no such schedule file.")
     raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
@@ -75,8 +77,8 @@ class CampaignScheduler:
         self._scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         grace = schedule["grace_time"]
         jobs: dict[str, Callable[[], object]] = {
-            "publish": lambda: publish(ctx),
-            "collect": lambda: collect(ctx),
+            "publish": lambda: attempt(ctx, "publish", publish, PublishReport),
+            "collect": lambda: attempt(ctx, "collect", collect, CollectReport),
             "review": self._review,
             "finalize": self._finalize,
         }
@@ -96,7 +98,7 @@ class CampaignScheduler:
 
     def _review(self) -> None:
         review(self._ctx, final=work_is_in(self._ctx))
-        execute_actions(self._ctx)
+        attempt(self._ctx, "execute_actions", execute_actions, ActionReport)
 
     def _finalize(self) -> None:
         if not campaign_complete(self._ctx):

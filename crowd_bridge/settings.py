@@ -26,6 +26,8 @@ class Settings:
     ``database_url`` is any SQLAlchemy URL (``sqlite:///state.db`` or
     ``postgresql+psycopg2://user@host/db``). ``endpoint_url`` is the MTurk
     Requester API endpoint; the sandbox and production URLs work unchanged.
+    ``clock`` is ``system``, or ``endpoint`` to follow the simulated time of a
+    bundled endpoint during a dry run.
     """
 
     database_url: str = "sqlite:///crowd_bridge.db"
@@ -36,6 +38,7 @@ class Settings:
     training_store: Path = field(default_factory=lambda: Path("training-store"))
     model_path: str | None = None
     max_attempts: int = 5
+    clock: str = "system"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -50,6 +53,7 @@ class Settings:
             "aws_access_key_id",
             "aws_secret_access_key",
             "model_path",
+            "clock",
         ):
             value = _env(name.upper())
             if value:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
-from crowd_bridge.db.models import Action, Assignment, LedgerEntry
+from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
 from crowd_bridge.db.session import session_scope
-from crowd_bridge.pipeline.actions import execute_actions
+from crowd_bridge.errors import StateError
+from crowd_bridge.pipeline.actions import execute_actions, override_rejection
 from crowd_bridge.pipeline.collect import collect
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.publish import publish
@@ -19,6 +24,7 @@ from crowd_bridge.pipeline.register import request_token
 from crowd_bridge.pipeline.review import review
 
 ContextFactory = Callable[[str], CampaignContext]
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def sqlite_context(make_context: ContextFactory, tmp_path: Any) -> CampaignContext:
@@ -124,3 +130,98 @@ def test_bonus_waits_until_the_assignment_is_approved(
             )
         ).all()
     assert 25 in paid
+
+
+def twenty_hit_campaign(tmp_path: Path) -> Path:
+    """The small campaign cut to 40 items in 20 HITs of two, without gold."""
+    folder = tmp_path / "twenty"
+    shutil.copytree(DATA / "small", folder)
+    items = (folder / "items.csv").read_text().splitlines()
+    (folder / "items.csv").write_text("\n".join(items[:41]) + "\n")
+    config = yaml.safe_load((folder / "campaign.yaml").read_text())
+    config["name"] = "twenty-hits"
+    config["items_per_hit"] = 2
+    config["budget"] = "100.00"
+    del config["items"]["group_column"]
+    del config["gold"]
+    (folder / "campaign.yaml").write_text(yaml.safe_dump(config))
+    return folder / "campaign.yaml"
+
+
+def test_low_funds_publish_what_they_cover_and_resume_when_topped_up(
+    make_context: Callable[..., CampaignContext], endpoint: Any, tmp_path: Path
+) -> None:
+    ctx = make_context(
+        f"sqlite:///{tmp_path / 'state.db'}", twenty_hit_campaign(tmp_path)
+    )
+    per_hit = 3 * (50 + 10)
+    account = endpoint.runtime.state.account("AKIDTESTREQUESTER")
+    account.balance_cents = 12 * per_hit
+
+    first = publish(ctx)
+
+    assert first.published == 12
+    assert first.held_for_funds == 8
+    assert len(list(ctx.client.list_hits())) == 12
+    with session_scope(ctx.engine) as session:
+        statuses = Counter(session.exec(select(Hit.status)).all())
+    assert statuses == {"published": 12, "planned": 8}
+
+    account.balance_cents += 8 * per_hit
+    second = publish(ctx)
+
+    assert second.published == 8
+    assert len(list(ctx.client.list_hits())) == 20
+
+
+def test_a_rejection_can_be_overridden_and_is_then_paid_once(
+    make_context: ContextFactory, endpoint: Any, tmp_path: Any
+) -> None:
+    ctx = sqlite_context(make_context, tmp_path)
+    wait_for_all_work(ctx, endpoint)
+    with session_scope(ctx.engine) as session:
+        assignment = session.exec(select(Assignment)).first()
+        assert assignment is not None
+        assignment_id, worker_id = assignment.id, assignment.worker_id
+    with session_scope(ctx.engine) as session:
+        session.add(
+            Action(
+                campaign_id=ctx.campaign_id,
+                key=f"reject:{assignment_id}",
+                kind="reject",
+                assignment_id=assignment_id,
+                worker_id=worker_id,
+                reason="Check items answered wrongly.",
+            )
+        )
+    assert execute_actions(ctx).done == {"reject": 1}
+
+    override_rejection(ctx, assignment_id, "The known answer was wrong; sorry.")
+    override_rejection(ctx, assignment_id, "Posted twice by mistake.")
+    first = execute_actions(ctx)
+    second = execute_actions(ctx)
+
+    assert first.done["override"] == 1
+    assert second.done == {}
+    remote = ctx.client.get_assignment(assignment_id)
+    assert remote["AssignmentStatus"] == "Approved"
+    with session_scope(ctx.engine) as session:
+        rewards = session.exec(
+            select(LedgerEntry.amount_cents).where(
+                LedgerEntry.assignment_id == assignment_id, LedgerEntry.kind == "reward"
+            )
+        ).all()
+    assert rewards == [50]
+    assert worker_id
+
+
+def test_only_rejections_can_be_overridden(
+    make_context: ContextFactory, endpoint: Any, tmp_path: Any
+) -> None:
+    ctx = sqlite_context(make_context, tmp_path)
+    wait_for_all_work(ctx, endpoint)
+    with session_scope(ctx.engine) as session:
+        assignment_id = session.exec(select(Assignment.id)).first()
+
+    with pytest.raises(StateError, match="is Submitted, not Rejected"):
+        override_rejection(ctx, assignment_id, "no")  # type: ignore[arg-type]

@@ -107,8 +107,16 @@ class MTurkClient:
     def get_assignment(self, assignment_id: str) -> dict[str, Any]:
         return self.call("GetAssignment", AssignmentId=assignment_id)["Assignment"]
 
-    def approve(self, assignment_id: str, feedback: str | None = None) -> None:
+    def approve(
+        self,
+        assignment_id: str,
+        feedback: str | None = None,
+        *,
+        override_rejection: bool = False,
+    ) -> None:
         params: dict[str, Any] = {"AssignmentId": assignment_id}
+        if override_rejection:
+            params["OverrideRejection"] = True
         if feedback:
             params["RequesterFeedback"] = feedback[:1024]
         self.call("ApproveAssignment", **params)

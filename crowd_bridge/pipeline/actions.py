@@ -18,14 +18,19 @@ from sqlmodel import select
 
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry, utcnow
 from crowd_bridge.db.session import session_scope
-from crowd_bridge.errors import DuplicateRequest, InsufficientFunds, MTurkError
+from crowd_bridge.errors import (
+    DuplicateRequest,
+    InsufficientFunds,
+    MTurkError,
+    StateError,
+)
 from crowd_bridge.pipeline.context import CampaignContext
 
 logger = logging.getLogger(__name__)
 
 # Bonuses wait for the assignment to be approved, so that a worker's reward
 # and bonus arrive together and a bonus never precedes the work it rewards.
-ORDER = ("approve", "reject", "block", "extend", "bonus")
+ORDER = ("override", "approve", "reject", "block", "extend", "bonus")
 
 
 @dataclass
@@ -55,6 +60,7 @@ def execute_actions(ctx: CampaignContext) -> ActionReport:
     handlers: dict[str, Callable[[CampaignContext, Action], bool]] = {
         "approve": _approve,
         "reject": _reject,
+        "override": _override,
         "bonus": _bonus,
         "block": _block,
         "extend": _extend,
@@ -218,6 +224,66 @@ def _reject(ctx: CampaignContext, action: Action) -> bool:
         action.assignment_id,
         action.worker_id,
         action.reason,
+    )
+    return True
+
+
+def override_rejection(ctx: CampaignContext, assignment_id: str, reason: str) -> Action:
+    """Record that a rejected assignment is to be approved and paid after all.
+
+    MTurk allows this within 30 days of the rejection. The worker's record is
+    mended and the reward booked once the endpoint confirms it.
+    """
+    key = f"override:{assignment_id}"
+    with session_scope(ctx.engine) as session:
+        assignment = session.get(Assignment, assignment_id)
+        if assignment is None or assignment.campaign_id != ctx.campaign_id:
+            raise StateError(
+                f"assignment {assignment_id} is not part of campaign {ctx.campaign_id}"
+            )
+        if assignment.status != "Rejected":
+            raise StateError(
+                f"assignment {assignment_id} is {assignment.status}, not Rejected; "
+                "only a rejection can be overridden."
+            )
+        existing = session.exec(
+            select(Action).where(
+                Action.campaign_id == ctx.campaign_id, Action.key == key
+            )
+        ).first()
+        if existing is not None:
+            return existing
+        action = Action(
+            campaign_id=ctx.campaign_id,
+            key=key,
+            kind="override",
+            hit_pk=assignment.hit_pk,
+            assignment_id=assignment_id,
+            worker_id=assignment.worker_id,
+            reason=reason,
+            evidence=f"rejection overridden by the requester: {reason}",
+        )
+        session.add(action)
+        session.flush()
+        return action
+
+
+def _override(ctx: CampaignContext, action: Action) -> bool:
+    assert action.assignment_id is not None
+    status = ctx.client.get_assignment(action.assignment_id)["AssignmentStatus"]
+    if status != "Approved":
+        _mark_sent(ctx, action)
+        ctx.client.approve(action.assignment_id, action.reason, override_rejection=True)
+    _finish(
+        ctx,
+        action,
+        assignment_status="Approved",
+        ledger=reward_entries(ctx, action.hit_pk),
+    )
+    logger.info(
+        "rejection of assignment %s by worker %s overridden; reward paid",
+        action.assignment_id,
+        action.worker_id,
     )
     return True
 

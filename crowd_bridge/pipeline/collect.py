@@ -71,12 +71,13 @@ def collect(ctx: CampaignContext) -> CollectReport:
             _collect_hit(ctx, hit, report)
         if _finished(remote, now):
             _mark_done_if_decided(ctx, hit, report)
-    logger.info(
-        "campaign %s: collected %d assignments with %d answers",
-        ctx.campaign_id,
-        report.new_assignments,
-        report.new_answers,
-    )
+    if report.new_assignments:
+        logger.info(
+            "campaign %s: collected %d assignments with %d answers",
+            ctx.campaign_id,
+            report.new_assignments,
+            report.new_answers,
+        )
     return report
 
 

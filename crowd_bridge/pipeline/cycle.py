@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from crowd_bridge.db.models import Action, Assignment, Hit
 from crowd_bridge.db.session import session_scope
+from crowd_bridge.errors import MTurkError
 from crowd_bridge.pipeline.actions import ActionReport, execute_actions
 from crowd_bridge.pipeline.collect import CollectReport, collect
 from crowd_bridge.pipeline.context import CampaignContext
@@ -18,6 +21,8 @@ from crowd_bridge.pipeline.review import ReviewReport, review
 from crowd_bridge.timeutil import as_utc
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,12 +34,38 @@ class CycleReport:
 
 
 def run_cycle(ctx: CampaignContext) -> CycleReport:
-    """Publish, collect, review and carry out decisions, once each."""
-    published = publish(ctx)
-    collected = collect(ctx)
+    """Publish, collect, review and carry out decisions, once each.
+
+    A stage stopped by a temporary failure of the endpoint (throttling, a
+    service fault, a lost connection) is left for the next pass: every stage
+    resumes where it stopped, so nothing is lost and nothing is done twice.
+    """
+    published = attempt(ctx, "publish", publish, PublishReport)
+    collected = attempt(ctx, "collect", collect, CollectReport)
     reviewed = review(ctx, final=work_is_in(ctx))
-    actions = execute_actions(ctx)
+    actions = attempt(ctx, "execute_actions", execute_actions, ActionReport)
     return CycleReport(published, collected, reviewed, actions)
+
+
+def attempt(
+    ctx: CampaignContext,
+    name: str,
+    stage: Callable[[CampaignContext], T],
+    empty: Callable[[], T],
+) -> T:
+    """Run a stage; a temporary endpoint failure defers it to the next pass."""
+    try:
+        return stage(ctx)
+    except MTurkError as error:
+        if not error.retryable:
+            raise
+        logger.warning(
+            "campaign %s: %s deferred to the next pass after a temporary failure: %s",
+            ctx.campaign_id,
+            name,
+            error,
+        )
+        return empty()
 
 
 def hit_counts(ctx: CampaignContext) -> dict[str, int]:

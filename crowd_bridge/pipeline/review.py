@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from scipy.stats import beta
+from scipy.special import betaincinv
 from sqlmodel import select
 
 from crowd_bridge.db.models import (
@@ -56,7 +56,8 @@ class GoldRecord:
         """Posterior mean and 90% interval of accuracy under a uniform prior."""
         a, b = self.correct + 1, self.total - self.correct + 1
         tail = (1 - CREDIBLE_MASS) / 2
-        return a / (a + b), float(beta.ppf(tail, a, b)), float(beta.ppf(1 - tail, a, b))
+        low, high = betaincinv(a, b, [tail, 1 - tail])
+        return a / (a + b), float(low), float(high)
 
 
 @dataclass
