@@ -25,6 +25,7 @@ from crowd_bridge.pipeline.actions import ActionReport, execute_actions
 from crowd_bridge.pipeline.collect import CollectReport, collect
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.cycle import attempt, campaign_complete, work_is_in
+from crowd_bridge.pipeline.extend import request_more_work
 from crowd_bridge.pipeline.finalize import finalize
 from crowd_bridge.pipeline.publish import PublishReport, publish
 from crowd_bridge.pipeline.review import review
@@ -98,6 +99,7 @@ class CampaignScheduler:
 
     def _review(self) -> None:
         review(self._ctx, final=work_is_in(self._ctx))
+        request_more_work(self._ctx)
         attempt(self._ctx, "execute_actions", execute_actions, ActionReport)
 
     def _finalize(self) -> None:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from crowd_bridge.endpoint.server import RunningEndpoint
+import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
 from crowd_bridge.db.models import Action, Answer, Assignment, Hit, Item, LedgerEntry
 from crowd_bridge.db.session import session_scope
+from crowd_bridge.endpoint.server import RunningEndpoint
 from crowd_bridge.mturk.client import MTurkClient
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.cycle import campaign_complete, run_cycle
@@ -23,6 +25,7 @@ from crowd_bridge.pipeline.publish import publish
 
 ContextFactory = Callable[[str], CampaignContext]
 
+DATA = Path(__file__).resolve().parent / "data"
 ANSWERS = Path(__file__).resolve().parent.parent / "examples/abt_buy/data/answers.csv"
 ORIGINAL_HITS = {"H0001", "H0002", "H0003"}
 
@@ -181,3 +184,39 @@ def test_publishing_stops_at_the_budget_cap(
     assert report.published == 2
     assert report.held_for_budget == 1
     assert len(list(ctx.client.list_hits())) == 2
+
+
+def test_uncertain_hits_get_one_more_assignment(
+    endpoint: RunningEndpoint, make_context: ContextFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "extra"
+    shutil.copytree(DATA / "small", folder)
+    config = yaml.safe_load((folder / "campaign.yaml").read_text())
+    config["review"]["extra_assignments_below_confidence"] = 0.999
+    config["review"]["max_extra_assignments_per_hit"] = 1
+    (folder / "campaign.yaml").write_text(yaml.safe_dump(config))
+    ctx = make_context(f"sqlite:///{tmp_path / 'state.db'}", folder / "campaign.yaml")
+
+    run_to_end(ctx, endpoint)
+
+    with session_scope(ctx.engine) as session:
+        sizes = session.exec(select(Hit.max_assignments)).all()
+        extensions = session.exec(
+            select(Action).where(Action.kind == "extend", Action.state == "done")
+        ).all()
+        rewards = session.exec(
+            select(func.sum(LedgerEntry.amount_cents)).where(
+                LedgerEntry.kind == "reward"
+            )
+        ).one()
+    remote = {hit["HITId"]: hit["MaxAssignments"] for hit in ctx.client.list_hits()}
+    assert sorted(sizes) == [4, 4, 4]
+    assert len(extensions) == 3
+    assert all(
+        action.evidence and "below confidence" in action.evidence
+        for action in extensions
+    )
+    assert sorted(remote.values()) == [4, 4, 4]
+    assert count(ctx, Assignment) == 12
+    assert rewards == 12 * 50
+    assert endpoint.stats()["answers_simulated"] > 0

@@ -16,6 +16,7 @@ from crowd_bridge.errors import MTurkError
 from crowd_bridge.pipeline.actions import ActionReport, execute_actions
 from crowd_bridge.pipeline.collect import CollectReport, collect
 from crowd_bridge.pipeline.context import CampaignContext
+from crowd_bridge.pipeline.extend import request_more_work
 from crowd_bridge.pipeline.publish import PublishReport, publish
 from crowd_bridge.pipeline.review import ReviewReport, review
 from crowd_bridge.timeutil import as_utc
@@ -31,6 +32,7 @@ class CycleReport:
     collected: CollectReport
     reviewed: ReviewReport
     actions: ActionReport
+    extended: int = 0
 
 
 def run_cycle(ctx: CampaignContext) -> CycleReport:
@@ -43,8 +45,9 @@ def run_cycle(ctx: CampaignContext) -> CycleReport:
     published = attempt(ctx, "publish", publish, PublishReport)
     collected = attempt(ctx, "collect", collect, CollectReport)
     reviewed = review(ctx, final=work_is_in(ctx))
+    extended = request_more_work(ctx)
     actions = attempt(ctx, "execute_actions", execute_actions, ActionReport)
-    return CycleReport(published, collected, reviewed, actions)
+    return CycleReport(published, collected, reviewed, actions, extended)
 
 
 def attempt(
