@@ -224,6 +224,17 @@ def _print_summary(summary: dict) -> None:
         f"${money['budget'] / 100:,.2f} budget. Replayed real answers: "
         f"{summary['replayed_answer_share']:.1%}."
     )
+    paid = summary["endpoint_paid_cents"]
+    if summary["ledger_matches_endpoint"]:
+        console.print(
+            f"The ledger equals the endpoint's own records: ${paid['total'] / 100:,.2f}."
+        )
+    else:
+        console.print(
+            f"[bold red]The ledger (${money['total'] / 100:,.2f}) differs from what "
+            f"the endpoint paid (${paid['total'] / 100:,.2f}); run crowd-bridge "
+            "finance reconcile.[/]"
+        )
     quality = summary.get("quality")
     if quality:
         table = Table(title=f"Quality on {quality['measured_on']}")

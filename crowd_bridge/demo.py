@@ -114,6 +114,9 @@ def run_demo(
 
     summary = _summary(ctx, final, endpoint_stats, truth_file, workdir)
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary["ledger_matches_endpoint"] = (
+        summary["money_cents"]["total"] == summary["endpoint_paid_cents"]["total"]
+    )
     summary_path = workdir / "summary.json"
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return DemoResult(summary, summary_path)
@@ -186,6 +189,7 @@ def _summary(
             "total": rewards + fees + bonuses,
             "budget": ctx.campaign.budget_cents,
         },
+        "endpoint_paid_cents": _endpoint_paid(endpoint_stats, ctx),
         "endpoint": endpoint_stats,
         "replayed_answer_share": (
             round(endpoint_stats.get("answers_replayed", 0) / answers_total, 4)
@@ -210,6 +214,21 @@ def _summary(
             },
         }
     return summary
+
+
+def _endpoint_paid(stats: dict[str, Any], ctx: CampaignContext) -> dict[str, Any]:
+    """What the endpoint itself says this requester paid, beside our ledger."""
+    key = ctx.settings.aws_access_key_id or ""
+    paid = stats.get("requesters", {}).get(key, stats)
+    rewards = int(paid.get("paid_rewards_cents", 0))
+    fees = int(paid.get("paid_fees_cents", 0))
+    bonuses = int(paid.get("paid_bonuses_cents", 0))
+    return {
+        "rewards": rewards,
+        "fees": fees,
+        "bonuses": bonuses,
+        "total": rewards + fees + bonuses,
+    }
 
 
 def _read_truth(path: Path, exclude: set[str]) -> dict[str, str]:

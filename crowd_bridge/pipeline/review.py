@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from scipy.special import betaincinv
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from crowd_bridge.db.models import (
     Action,
@@ -193,7 +193,7 @@ def review(ctx: CampaignContext, *, final: bool = False) -> ReviewReport:
 
 def _decide_bonuses(
     ctx: CampaignContext,
-    session: object,
+    session: Session,
     worker_gold: dict[str, GoldRecord],
     decided_keys: set[str],
 ) -> int:
@@ -213,11 +213,11 @@ def _decide_bonuses(
                 break
     if not earned:
         return 0
-    approved = session.exec(  # type: ignore[attr-defined]
+    approved = session.exec(
         select(Assignment).where(
             Assignment.campaign_id == ctx.campaign_id,
             Assignment.decision == "approve",
-            Assignment.worker_id.in_(list(earned)),  # type: ignore[attr-defined]
+            Assignment.worker_id.in_(list(earned)),
         )
     ).all()
     added = 0
@@ -227,7 +227,7 @@ def _decide_bonuses(
         tier_name, cents = earned[assignment.worker_id]
         key = f"bonus:{assignment.id}:{tier_name}"
         record = worker_gold[assignment.worker_id]
-        session.add(  # type: ignore[attr-defined]
+        session.add(
             Action(
                 campaign_id=ctx.campaign_id,
                 key=key,
@@ -283,10 +283,10 @@ def _evidence(
 
 
 def _store_score(
-    session: object, campaign_id: str, worker_id: str, record: GoldRecord, verdict: str
+    session: Session, campaign_id: str, worker_id: str, record: GoldRecord, verdict: str
 ) -> None:
     mean, low, high = record.interval()
-    score = session.get(WorkerScore, (campaign_id, worker_id))  # type: ignore[attr-defined]
+    score = session.get(WorkerScore, (campaign_id, worker_id))
     if score is None:
         score = WorkerScore(campaign_id=campaign_id, worker_id=worker_id)
     score.gold_answers = record.total
@@ -297,7 +297,7 @@ def _store_score(
     score.verdict = verdict
     score.evidence = _evidence(record, None, mean, low, high)
     score.updated_at = utcnow()
-    session.add(score)  # type: ignore[attr-defined]
+    session.add(score)
 
 
 def open_hits(ctx: CampaignContext) -> int:
