@@ -227,7 +227,8 @@ def _print_summary(summary: dict) -> None:
     paid = summary["endpoint_paid_cents"]
     if summary["ledger_matches_endpoint"]:
         console.print(
-            f"The ledger equals the endpoint's own records: ${paid['total'] / 100:,.2f}."
+            "The ledger equals the endpoint's own records: "
+            f"${paid['total'] / 100:,.2f}."
         )
     else:
         console.print(
