@@ -5,16 +5,27 @@ Any boto3 ``mturk`` client reaches it by changing only ``endpoint_url``.
 
 from .crowds import Crowd, ReplayCrowd, SyntheticCrowd, SyntheticSpec
 from .money import FeeSchedule
-from .server import EndpointConfig, RunningEndpoint, build_app, serve
+from .notifications import NotifyConfig
+from .server import (
+    EndpointConfig,
+    RunningEndpoint,
+    add_requester,
+    build_app,
+    list_requesters,
+    serve,
+)
 
 __all__ = [
     "Crowd",
     "EndpointConfig",
     "FeeSchedule",
+    "NotifyConfig",
     "ReplayCrowd",
     "RunningEndpoint",
     "SyntheticCrowd",
     "SyntheticSpec",
+    "add_requester",
     "build_app",
+    "list_requesters",
     "serve",
 ]

@@ -2,10 +2,12 @@
 the form-post route a worker's HTML form submits to.
 
 boto3 sends ``POST /`` with ``X-Amz-Target: MTurkRequesterServiceV20170117.<Op>``
-and a JSON body. Refusals go back as HTTP 400 ``RequestError`` with a
-``TurkErrorCode``; anything unexpected is logged and answered as a 500
-``ServiceFault`` without a traceback. All state is touched from the event
-loop thread only, one request at a time, so handlers need no locks.
+and a JSON body, signed with SigV4. Calls that are unsigned or badly signed
+get AWS's own errors (``IncompleteSignatureException`` and kin); refusals
+go back as HTTP 400 ``RequestError`` with a ``TurkErrorCode``; anything
+unexpected is logged and answered as a 500 ``ServiceFault`` without a
+traceback. All state is touched from the event loop thread only, one
+request at a time, so handlers need no locks.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,15 +26,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from crowd_bridge.errors import EndpointRequestError
+from crowd_bridge.errors import EndpointAuthError, EndpointRequestError
 
+from .auth import Authenticator, IncomingRequest
 from .clock import VirtualClock
 from .faults import FAULT, THROTTLE, FaultInjector
 from .forms import ITEM_PREFIX, parse_question
+from .model import RequesterKey
+from .notifications import Notifier
 from .operations import dispatch
 from .simulation import Simulation
 from .state import EndpointState
-from .store import SqliteStore
+from .store import StateStore
 from .validation import TARGET_PREFIX, RequestValidator
 
 logger = logging.getLogger(__name__)
@@ -40,7 +45,9 @@ logger = logging.getLogger(__name__)
 JSON_TYPE = "application/x-amz-json-1.1"
 # Ten years: longer than any HIT can live, so no advance needs more.
 MAX_ADVANCE_S = 10 * 365 * 86_400
-_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+# The largest call MTurk can take (a 64 KB Question, Test and AnswerKey,
+# each possibly escaped six-fold as JSON) fits well under this.
+MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
@@ -50,13 +57,39 @@ class Runtime:
     state: EndpointState
     simulation: Simulation
     validator: RequestValidator
-    store: SqliteStore | None
+    store: StateStore | None
     crowd_name: str | None
     faults: FaultInjector
+    auth: Authenticator
+    notifier: Notifier
 
     def persist(self) -> None:
+        """Store what the last request changed, then send its notifications.
+
+        Notifications go out only once stored, so none is lost to a crash;
+        those SQS or SNS took are dropped from the store here.
+        """
+        for event_id in self.notifier.delivered():
+            self.state.forget_event(event_id)
         if self.store is not None:
             self.store.flush(self.state)
+        else:
+            self.state.dirty.clear()
+        self.notifier.enqueue(self.state.take_new_events())
+
+    def secret_of(self, access_key_id: str) -> str | None:
+        """The secret of an issued access key, or None.
+
+        Keys added to the store while the endpoint runs (by the command
+        line) are picked up on first use.
+        """
+        found = self.state.requester_keys.get(access_key_id)
+        if found is None and self.store is not None:
+            data = self.store.read("requester", access_key_id)
+            if data is not None:
+                found = RequesterKey.from_record(data)
+                self.state.requester_keys[access_key_id] = found
+        return None if found is None else found.secret
 
     def stats(self) -> dict[str, Any]:
         state = self.state
@@ -81,6 +114,7 @@ class Runtime:
             "requesters": {
                 a.access_key_id: {
                     "balance_cents": a.balance_cents,
+                    "held_cents": a.held_cents,
                     "paid_rewards_cents": a.paid_rewards_cents,
                     "paid_fees_cents": a.paid_fees_cents,
                     "paid_bonuses_cents": a.paid_bonuses_cents,
@@ -110,6 +144,12 @@ def _request_error(error: EndpointRequestError) -> Response:
     )
 
 
+def _auth_error(error: EndpointAuthError) -> Response:
+    return _amz_response(
+        error.status, {"__type": error.aws_type, "message": error.message}
+    )
+
+
 def _service_fault() -> Response:
     return _amz_response(
         500,
@@ -131,16 +171,44 @@ def _injected(failure: str, operation: str) -> Response:
     return _service_fault()
 
 
-def requester_of(request: Request) -> str:
-    """The access key id the caller signed with (signatures are not checked)."""
-    match = _CREDENTIAL.search(request.headers.get("authorization", ""))
-    if match is None:
-        raise EndpointRequestError(
-            "The request is not signed; sign it with AWS Signature Version 4 "
-            "(any boto3 client with credentials does).",
-            "AWS.NotAuthorized",
-        )
-    return match.group(1)
+async def read_body(request: Request) -> bytes:
+    """The request body, refused once it passes MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(int(declared))
+
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int) -> EndpointRequestError:
+    return EndpointRequestError(
+        f"The request body is {size} bytes or more; at most {MAX_BODY_BYTES} "
+        "bytes are accepted.",
+        "AWS.ParameterOutOfRange",
+    )
+
+
+def incoming(request: Request, body: bytes) -> IncomingRequest:
+    """The request as its signer saw it, for SigV4 checks."""
+    headers: dict[str, list[str]] = defaultdict(list)
+    for name, value in request.scope["headers"]:
+        headers[name.decode("latin-1").lower()].append(value.decode("latin-1"))
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    return IncomingRequest(
+        method=request.method,
+        scheme=request.url.scheme,
+        raw_path=raw_path.decode("latin-1").partition("?")[0],
+        query=request.scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=body,
+    )
 
 
 def build_routes(runtime: Runtime) -> list[Route]:
@@ -150,17 +218,18 @@ def build_routes(runtime: Runtime) -> list[Route]:
         target = request.headers.get("x-amz-target", "")
         prefix, _, operation = target.partition(".")
         try:
+            body = await read_body(request)
+            requester = runtime.auth.requester(incoming(request, body))
             if prefix != TARGET_PREFIX:
                 raise EndpointRequestError(
                     f"The X-Amz-Target {target!r} is not an MTurk Requester API "
                     f"2017-01-17 operation ({TARGET_PREFIX}.<Operation>).",
                     "AWS.MechanicalTurk.UnknownOperation",
                 )
-            requester = requester_of(request)
-            body = await request.body()
             try:
                 params = json.loads(body) if body.strip() else {}
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
+                # RecursionError: nesting deeper than any MTurk shape goes.
                 raise EndpointRequestError(
                     "The request body is not valid JSON."
                 ) from None
@@ -172,8 +241,17 @@ def build_routes(runtime: Runtime) -> list[Route]:
             runtime.simulation.sync()
             now = runtime.simulation.clock.now()
             result = dispatch(
-                runtime.state, runtime.validator, operation, requester, now, params
+                runtime.state,
+                runtime.validator,
+                operation,
+                requester,
+                now,
+                params,
+                runtime.notifier,
             )
+        except EndpointAuthError as error:
+            logger.debug("Refused %s: %s", operation, error.message)
+            return _auth_error(error)
         except EndpointRequestError as error:
             logger.debug("Refused %s: %s", operation, error.message)
             runtime.persist()
@@ -258,7 +336,11 @@ def build_routes(runtime: Runtime) -> list[Route]:
         return JSONResponse({"assignment_id": assignment_id, "deadline": deadline})
 
     async def external_submit(request: Request) -> Response:
-        body = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            raw = await read_body(request)
+        except EndpointRequestError as error:
+            return HTMLResponse(f"<p>{error.message}</p>", status_code=413)
+        body = raw.decode("utf-8", errors="replace")
         fields = dict(parse_qsl(body, keep_blank_values=True))
         fields.update(request.query_params)
         assignment_id = fields.pop("assignmentId", "")
@@ -278,6 +360,13 @@ def build_routes(runtime: Runtime) -> list[Route]:
         hit = runtime.state.hits.get(request.path_params["hit_id"])
         if hit is None:
             return HTMLResponse("<p>No such HIT.</p>", status_code=404)
+        worker_id = request.query_params.get("workerId")
+        if worker_id and runtime.state.unmet_requirement(worker_id, hit, preview=True):
+            return HTMLResponse(
+                "<p>You do not hold the qualifications this HIT requires to "
+                "preview it.</p>",
+                status_code=403,
+            )
         doc = parse_question(hit.question)
         if doc.html is None:
             return HTMLResponse("<p>This HIT has no HTML form.</p>", status_code=404)

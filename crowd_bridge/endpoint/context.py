@@ -8,6 +8,7 @@ from typing import Any
 
 from crowd_bridge.errors import EndpointRequestError
 
+from .notifications import Notifier
 from .state import EndpointState
 
 # Error codes MTurk sends as TurkErrorCode, gathered so callers can match on them.
@@ -31,6 +32,8 @@ class Call:
     now: float
     operation: str
     params: dict[str, Any]
+    # Sends test notifications; None where no delivery is set up.
+    notifier: Notifier | None = None
 
 
 Handler = Callable[[Call], dict[str, Any]]

@@ -1,8 +1,12 @@
-"""The requester's ledger on the endpoint: approvals, rejections, bonuses.
+"""The requester's ledger on the endpoint: holds, approvals, rejections, bonuses.
 
-Every payment takes reward (or bonus) plus MTurk's fee from the requester's
-balance in integer cents, and records what was paid on the assignment or
-bonus so the endpoint's totals can be checked against a client's ledger.
+As on MTurk, publishing a HIT holds reward plus fee for each of its
+assignments (the requester's assignment liability): only the balance
+beyond what is held is available for new HITs and bonuses. Approving pays
+out of the hold; rejecting, expiring or deleting a HIT releases what its
+unused assignments held. Every payment takes reward (or bonus) plus fee
+from the balance in integer cents and is recorded on the assignment or
+bonus, so the endpoint's totals can be checked against a client's ledger.
 """
 
 from __future__ import annotations
@@ -12,14 +16,29 @@ from typing import TYPE_CHECKING
 
 from crowd_bridge.errors import EndpointRequestError
 
-from .model import APPROVED, HIT, REJECTED, Account, Assignment, BonusPayment
+from .model import (
+    APPROVED,
+    DISPOSED,
+    HIT,
+    REJECTED,
+    SUBMITTED,
+    Account,
+    Assignment,
+    BonusPayment,
+)
 from .money import format_cents
+from .notifications import notify
 from .qualifications import requires_masters
 
 if TYPE_CHECKING:
     from .state import EndpointState
 
 logger = logging.getLogger(__name__)
+
+
+def available_cents(account: Account) -> int:
+    """The balance not held for outstanding assignments."""
+    return account.balance_cents - account.held_cents
 
 
 def insufficient_funds(
@@ -29,9 +48,54 @@ def insufficient_funds(
     return EndpointRequestError(
         f"This requester has insufficient funds for {what}: it costs $"
         f"{format_cents(needed)} with fees and the available balance is $"
-        f"{format_cents(account.balance_cents)}.",
+        f"{format_cents(available_cents(account))}.",
         "AWS.MechanicalTurk.InsufficientFunds",
     )
+
+
+def hold_needed(
+    state: EndpointState,
+    hit: HIT,
+    now: float,
+    *,
+    expiration: float | None = None,
+    reward_cents: int | None = None,
+) -> int:
+    """Reward plus fee for every assignment of ``hit`` that may still be paid.
+
+    Those are the open slots (while the HIT has not expired), the accepted
+    assignments and the submitted ones not yet reviewed. ``expiration`` and
+    ``reward_cents`` ask what the hold would be after such a change.
+    """
+    if hit.status == DISPOSED:
+        return 0
+    expiration = hit.expiration if expiration is None else expiration
+    reward = hit.reward_cents if reward_cents is None else reward_cents
+    open_slots = hit.available if now < expiration else 0
+    outstanding = open_slots + hit.pending + hit.submitted - hit.completed
+    masters = requires_masters(hit.qualification_requirements)
+    return outstanding * state.fees.assignment_cost(
+        reward, hit.max_assignments, masters=masters
+    )
+
+
+def sync_hold(state: EndpointState, hit: HIT, now: float) -> None:
+    """Bring what ``hit`` holds in line with its outstanding assignments."""
+    needed = hold_needed(state, hit, now)
+    if needed == hit.held_cents:
+        return
+    account = state.account(hit.requester)
+    account.held_cents += needed - hit.held_cents
+    hit.held_cents = needed
+    state.touch("hit", hit.hit_id)
+    state.touch("account", account.access_key_id)
+
+
+def require_funds(state: EndpointState, requester: str, cost: int, what: str) -> None:
+    """Refuse a call whose cost the available balance does not cover."""
+    account = state.account(requester)
+    if available_cents(account) < cost:
+        raise insufficient_funds(account, cost, what)
 
 
 def pay_assignment(
@@ -45,16 +109,23 @@ def pay_assignment(
     """Approve and pay reward plus fee from the requester's balance."""
     account = state.account(hit.requester)
     reward = hit.reward_cents
-    fee = state.fees.assignment_fee(
+    fee = state.fees.reward_fee(
         reward,
         hit.max_assignments,
-        requires_masters(hit.qualification_requirements),
+        masters=requires_masters(hit.qualification_requirements),
     )
-    if not automatic and account.balance_cents < reward + fee:
+    # Submitted work is paid from its hold; a rejection being overridden
+    # held nothing any more and needs available money.
+    funds = (
+        account.balance_cents
+        if assignment.status == SUBMITTED
+        else available_cents(account)
+    )
+    if not automatic and funds < reward + fee:
         raise insufficient_funds(
             account, reward + fee, f"approving assignment {assignment.assignment_id}"
         )
-    if account.balance_cents < reward + fee:
+    if funds < reward + fee:
         # Auto-approval is the worker's due; it is paid even into debt.
         logger.warning(
             "Auto-approving assignment %s overdraws requester %s",
@@ -83,6 +154,15 @@ def pay_assignment(
     state.count("assignments_approved")
     if automatic:
         state.count("assignments_auto_approved")
+    sync_hold(state, hit, now)
+    notify(
+        state,
+        "AssignmentApproved",
+        hit,
+        now,
+        assignment_id=assignment.assignment_id,
+        worker_id=assignment.worker_id,
+    )
 
 
 def reject_assignment(
@@ -98,6 +178,15 @@ def reject_assignment(
     state.touch("worker", worker.worker_id)
     state.touch("assignment", assignment.assignment_id)
     state.count("assignments_rejected")
+    sync_hold(state, hit, now)
+    notify(
+        state,
+        "AssignmentRejected",
+        hit,
+        now,
+        assignment_id=assignment.assignment_id,
+        worker_id=assignment.worker_id,
+    )
 
 
 def pay_bonus(
@@ -111,7 +200,7 @@ def pay_bonus(
     hit = state.hits[assignment.hit_id]
     account = state.account(hit.requester)
     fee = state.fees.bonus_fee(amount_cents)
-    if account.balance_cents < amount_cents + fee:
+    if available_cents(account) < amount_cents + fee:
         raise insufficient_funds(account, amount_cents + fee, "this bonus")
 
     account.balance_cents -= amount_cents + fee

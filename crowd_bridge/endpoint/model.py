@@ -59,6 +59,9 @@ class Account(Record):
     paid_rewards_cents: int = 0
     paid_fees_cents: int = 0
     paid_bonuses_cents: int = 0
+    # Held for assignments that may still be approved (the sum over HITs);
+    # only the rest of the balance is available.
+    held_cents: int = 0
 
 
 @dataclass(slots=True)
@@ -74,6 +77,10 @@ class HITType(Record):
     assignment_duration_s: int
     auto_approval_delay_s: int
     qualification_requirements: list[dict[str, Any]]
+    # The NotificationSpecification set by UpdateNotificationSettings, and
+    # whether events are sent for it.
+    notification: dict[str, Any] | None = None
+    notification_active: bool = False
 
 
 @dataclass(slots=True)
@@ -105,6 +112,8 @@ class HIT(Record):
     qualification_requirements: list[dict[str, Any]]
     requester_annotation: str | None
     status: str = ASSIGNABLE
+    # Reward plus fee held for this HIT's outstanding assignments.
+    held_cents: int = 0
     # Assignments accepted and not yet submitted or abandoned.
     pending: int = 0
     # Assignments submitted, whatever the requester did with them since.
@@ -253,6 +262,35 @@ class Notification(Record):
     sent_time: float
     subject: str
     message: str
+
+
+@dataclass(slots=True)
+class RequesterKey(Record):
+    """An access key a requester signs its calls with, and its secret.
+
+    Signature Version 4 is checked by recomputing the signature, which needs
+    the secret itself; the store that keeps it must be readable only by the
+    endpoint's operator.
+    """
+
+    access_key_id: str
+    name: str
+    secret: str
+    created: float
+
+
+@dataclass(slots=True)
+class OutboxEvent(Record):
+    """A notification message waiting to reach its SQS queue or SNS topic."""
+
+    event_id: str
+    requester: str
+    hit_type_id: str
+    seq: int
+    transport: str
+    destination: str
+    document: str
+    created: float
 
 
 class OrderedIndex:

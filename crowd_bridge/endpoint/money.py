@@ -1,17 +1,20 @@
-"""Money on the endpoint: amounts in integer cents and the commission schedule.
+"""Money on the endpoint: amounts in integer cents.
 
 MTurk sends and takes amounts as decimal strings ("0.12"). They are turned
 into integer cents at the edge so that balances, rewards, bonuses and fees
-never pass through a float.
+never pass through a float. The commission comes from the one
+:class:`crowd_bridge.money.FeeSchedule` the pipeline and finance use too, so
+the endpoint charges exactly what a campaign's ledger expects.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
-from crowd_bridge.errors import ConfigError, EndpointRequestError
+from crowd_bridge.errors import EndpointRequestError
+from crowd_bridge.money import FeeSchedule
+
+__all__ = ["MINIMUM_PAYMENT_CENTS", "FeeSchedule", "format_cents", "parse_amount"]
 
 # The pattern botocore's model gives for CurrencyAmount.
 _AMOUNT = re.compile(r"^[0-9]+(\.)?[0-9]{0,2}$")
@@ -37,59 +40,3 @@ def format_cents(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     whole, fraction = divmod(abs(cents), 100)
     return f"{sign}{whole}.{fraction:02d}"
-
-
-def _round_half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-@dataclass(frozen=True)
-class FeeSchedule:
-    """MTurk's commission on rewards and bonuses.
-
-    The defaults are MTurk's published schedule: 20% of each reward and bonus,
-    another 20% of the reward on HITs with 10 or more assignments, another 5%
-    of the reward on HITs that require the Masters qualification, and never
-    less than a cent per assignment or bonus. Rates may be given as Decimal
-    or as text ("0.25"); floats are refused so no rate is ever inexact.
-    """
-
-    reward_rate: Decimal = Decimal("0.20")
-    large_hit_rate: Decimal = Decimal("0.20")
-    large_hit_assignments: int = 10
-    bonus_rate: Decimal = Decimal("0.20")
-    masters_rate: Decimal = Decimal("0.05")
-    minimum_fee_cents: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("reward_rate", "large_hit_rate", "bonus_rate", "masters_rate"):
-            rate = getattr(self, name)
-            if isinstance(rate, str):
-                object.__setattr__(self, name, Decimal(rate))
-            elif not isinstance(rate, Decimal):
-                raise ConfigError(
-                    f"The fee rate {name} must be a Decimal or text like '0.20', "
-                    f"not {rate!r}."
-                )
-            if getattr(self, name) < 0:
-                raise ConfigError(f"The fee rate {name} cannot be negative.")
-
-        if self.minimum_fee_cents < 0 or self.large_hit_assignments < 1:
-            raise ConfigError("The fee schedule's minimum and threshold must be >= 0.")
-
-    def assignment_fee(
-        self, reward_cents: int, max_assignments: int, requires_masters: bool = False
-    ) -> int:
-        """Commission for approving one assignment of a HIT, in cents."""
-        rate = self.reward_rate
-        if max_assignments >= self.large_hit_assignments:
-            rate += self.large_hit_rate
-        if requires_masters:
-            rate += self.masters_rate
-        return max(self.minimum_fee_cents, _round_half_up(reward_cents * rate))
-
-    def bonus_fee(self, bonus_cents: int) -> int:
-        """Commission for one bonus payment, in cents."""
-        return max(
-            self.minimum_fee_cents, _round_half_up(bonus_cents * self.bonus_rate)
-        )

@@ -1,8 +1,10 @@
 """Every Requester API operation the endpoint answers, and the dispatcher.
 
 Operations are checked against botocore's model first, then handled by the
-module for their area. The few operations the endpoint cannot honour
-answer a RequestError that says why, never a server fault.
+module for their area. All 39 operations of the 2017-01-17 API answer; the
+few whose feature the endpoint lacks (review policies, file uploads,
+qualification requests from workers) answer as MTurk does when there is
+nothing to show.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Any
 
 from crowd_bridge.errors import EndpointRequestError
 
-from . import ops_assignments, ops_hits, ops_workers
+from . import ops_assignments, ops_hits, ops_notifications, ops_workers
 from .context import Call, Handler, unsupported
+from .notifications import Notifier
 from .state import EndpointState
 from .validation import RequestValidator
 
@@ -20,16 +23,7 @@ OPERATIONS: dict[str, Handler] = {
     **ops_hits.registry.handlers,
     **ops_assignments.registry.handlers,
     **ops_workers.registry.handlers,
-}
-
-NOT_SUPPORTED: dict[str, str] = {
-    "GetFileUploadURL": "workers here cannot upload files",
-    "UpdateNotificationSettings": (
-        "notifications would go to SQS or SNS, which this endpoint does not reach"
-    ),
-    "SendTestEventNotification": (
-        "notifications would go to SQS or SNS, which this endpoint does not reach"
-    ),
+    **ops_notifications.registry.handlers,
 }
 
 
@@ -40,6 +34,7 @@ def dispatch(
     requester: str,
     now: float,
     params: Any,
+    notifier: Notifier | None = None,
 ) -> dict[str, Any]:
     """Check and carry out one call; raises EndpointRequestError when refused."""
     if operation not in validator.operations:
@@ -51,6 +46,5 @@ def dispatch(
     checked = validator.validate(operation, params)
     handler = OPERATIONS.get(operation)
     if handler is None:
-        reason = NOT_SUPPORTED.get(operation, "it is not implemented yet")
-        raise unsupported(operation, reason)
-    return handler(Call(state, requester, now, operation, checked))
+        raise unsupported(operation, "it is not implemented")
+    return handler(Call(state, requester, now, operation, checked, notifier))

@@ -16,6 +16,8 @@ from .context import (
     Registry,
 )
 from .model import (
+    DISPOSED,
+    HIT,
     REJECTED,
     SUBMITTED,
     VISIBLE_ASSIGNMENT_STATUSES,
@@ -29,6 +31,8 @@ logger = logging.getLogger(__name__)
 registry = Registry()
 
 MAX_FEEDBACK = 1024
+# A rejection can be overridden for assignments submitted this recently.
+OVERRIDE_WINDOW_S = 30 * 86_400
 
 
 def _assignment(call: Call, assignment_id: str) -> Assignment:
@@ -97,6 +101,8 @@ def approve_assignment(call: Call) -> dict[str, Any]:
         raise _wrong_state(found, SUBMITTED)
 
     hit = call.state.hits[found.hit_id]
+    if found.status == REJECTED:
+        _check_override(call, found, hit)
     ledger.pay_assignment(call.state, found, hit, call.now, automatic=False)
     if feedback is not None:
         found.requester_feedback = feedback
@@ -108,6 +114,23 @@ def approve_assignment(call: Call) -> dict[str, Any]:
         hit.hit_id,
     )
     return {}
+
+
+def _check_override(call: Call, found: Assignment, hit: HIT) -> None:
+    """MTurk overrides a rejection only on recent work of a live HIT."""
+    if hit.status == DISPOSED:
+        raise EndpointRequestError(
+            f"Assignment {found.assignment_id} belongs to HIT {hit.hit_id}, which "
+            "was deleted; its rejection can no longer be overridden.",
+            INVALID_ASSIGNMENT_STATE,
+        )
+    assert found.submit_time is not None
+    if call.now - found.submit_time > OVERRIDE_WINDOW_S:
+        raise EndpointRequestError(
+            f"Assignment {found.assignment_id} was submitted more than 30 days ago; "
+            "its rejection can no longer be overridden.",
+            INVALID_ASSIGNMENT_STATE,
+        )
 
 
 @registry.handles("RejectAssignment")
@@ -195,11 +218,24 @@ def list_bonus_payments(call: Call) -> dict[str, Any]:
     return result
 
 
+@registry.handles("GetFileUploadURL")
+def get_file_upload_url(call: Call) -> dict[str, Any]:
+    # Workers here answer through HTML forms and QuestionFormAnswers; no
+    # question takes a file, so there is never an upload to point to.
+    found = _assignment(call, call.params["AssignmentId"])
+    question = call.params["QuestionIdentifier"]
+    raise EndpointRequestError(
+        f"Question {question!r} of assignment {found.assignment_id} has no "
+        "uploaded file: it is not a FileUploadAnswer question.",
+        "AWS.MechanicalTurk.InvalidParameterValue",
+    )
+
+
 @registry.handles("GetAccountBalance")
 def get_account_balance(call: Call) -> dict[str, Any]:
     account = call.state.account(call.requester)
-    # Nothing is held back for open HITs: rewards are taken on approval.
+    # What outstanding assignments may still cost is held, as on MTurk.
     return {
-        "AvailableBalance": format_cents(account.balance_cents),
-        "OnHoldBalance": "0.00",
+        "AvailableBalance": format_cents(ledger.available_cents(account)),
+        "OnHoldBalance": format_cents(account.held_cents),
     }

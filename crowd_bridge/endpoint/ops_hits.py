@@ -17,8 +17,8 @@ from .context import (
     unsupported,
 )
 from .forms import parse_question
-from .ledger import insufficient_funds
-from .model import DISPOSED, REVIEWABLE, REVIEWING, SUBMITTED, HITType
+from .ledger import hold_needed, require_funds, sync_hold
+from .model import DISPOSED, HIT, REVIEWABLE, REVIEWING, SUBMITTED, HITType
 from .money import MINIMUM_PAYMENT_CENTS, parse_amount
 from .qualifications import SYSTEM_TYPES, requires_masters, validate_requirements
 from .validation import require_length, require_range
@@ -110,9 +110,7 @@ def _publish(call: Call, hit_type: HITType) -> dict[str, Any]:
     cost = max_assignments * state.assignment_cost(
         hit_type.reward_cents, max_assignments, masters
     )
-    account = state.account(call.requester)
-    if account.balance_cents < cost:
-        raise insufficient_funds(account, cost, "this HIT's assignments")
+    require_funds(state, call.requester, cost, "this HIT's assignments")
 
     created = state.create_hit(
         call.requester,
@@ -127,6 +125,12 @@ def _publish(call: Call, hit_type: HITType) -> dict[str, Any]:
     # both protect against the same duplicate: a second HIT.
     state.remember_token(call.requester, "CreateHIT", token, call.now, created.hit_id)
     return {"HIT": shapes.hit(created)}
+
+
+def _require_hold_increase(call: Call, hit: HIT, needed: int, what: str) -> None:
+    """Refuse a change that would hold more than the available balance."""
+    if needed > hit.held_cents:
+        require_funds(call.state, call.requester, needed - hit.held_cents, what)
 
 
 @registry.handles("CreateHIT")
@@ -199,7 +203,7 @@ def update_hit_review_status(call: Call) -> dict[str, Any]:
             f"operation can be called with a status of: {source}.",
             INVALID_HIT_STATE,
         )
-    call.state.set_status(found, target)
+    call.state.set_status(found, target, call.now)
     return {}
 
 
@@ -211,7 +215,14 @@ def update_expiration_for_hit(call: Call) -> dict[str, Any]:
             f"HIT {found.hit_id} was deleted; its expiration cannot change.",
             INVALID_HIT_STATE,
         )
-    call.state.set_expiration(found, call.params["ExpireAt"], call.now)
+    expire_at = call.params["ExpireAt"]
+    _require_hold_increase(
+        call,
+        found,
+        hold_needed(call.state, found, call.now, expiration=expire_at),
+        "reopening this HIT's assignments",
+    )
+    call.state.set_expiration(found, expire_at, call.now)
     logger.info(
         "Requester %s set the expiration of HIT %s to %s",
         call.requester,
@@ -246,7 +257,7 @@ def delete_hit(call: Call) -> dict[str, Any]:
             INVALID_HIT_STATE,
         )
 
-    state.set_status(found, DISPOSED)
+    state.set_status(found, DISPOSED, call.now)
     logger.info("Requester %s deleted HIT %s", call.requester, found.hit_id)
     return {}
 
@@ -263,14 +274,8 @@ def create_additional_assignments(call: Call) -> dict[str, Any]:
             f"HIT {found.hit_id} was deleted and cannot be extended.",
             INVALID_HIT_STATE,
         )
-    total = found.max_assignments + extra
-    if found.max_assignments < LARGE_HIT_ASSIGNMENTS <= total:
-        raise EndpointRequestError(
-            f"HIT {found.hit_id} was created with fewer than {LARGE_HIT_ASSIGNMENTS} "
-            f"assignments and cannot be extended to {LARGE_HIT_ASSIGNMENTS} or more.",
-            "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
-        )
-
+    # A retry of a call that already worked is a duplicate, whatever else
+    # would now refuse it.
     token = p.get("UniqueRequestToken")
     if state.token_result(call.requester, call.operation, token, call.now):
         raise EndpointRequestError(
@@ -279,11 +284,17 @@ def create_additional_assignments(call: Call) -> dict[str, Any]:
             DUPLICATE_REQUEST,
         )
 
+    total = found.max_assignments + extra
+    if found.max_assignments < LARGE_HIT_ASSIGNMENTS <= total:
+        raise EndpointRequestError(
+            f"HIT {found.hit_id} was created with fewer than {LARGE_HIT_ASSIGNMENTS} "
+            f"assignments and cannot be extended to {LARGE_HIT_ASSIGNMENTS} or more.",
+            "AWS.MechanicalTurk.InvalidMaximumAssignmentsIncrease",
+        )
+
     masters = requires_masters(found.qualification_requirements)
     cost = extra * state.assignment_cost(found.reward_cents, total, masters)
-    account = state.account(call.requester)
-    if account.balance_cents < cost:
-        raise insufficient_funds(account, cost, f"{extra} more assignments")
+    require_funds(state, call.requester, cost, f"{extra} more assignments")
 
     state.add_assignments(found, extra, call.now)
     state.remember_token(call.requester, call.operation, token, call.now, found.hit_id)
@@ -301,6 +312,12 @@ def update_hit_type_of_hit(call: Call) -> dict[str, Any]:
             INVALID_HIT_STATE,
         )
 
+    _require_hold_increase(
+        call,
+        found,
+        hold_needed(state, found, call.now, reward_cents=hit_type.reward_cents),
+        "this HIT's assignments at the new reward",
+    )
     found.hit_type_id = hit_type.hit_type_id
     found.title = hit_type.title
     found.description = hit_type.description
@@ -310,6 +327,7 @@ def update_hit_type_of_hit(call: Call) -> dict[str, Any]:
     found.auto_approval_delay_s = hit_type.auto_approval_delay_s
     found.qualification_requirements = hit_type.qualification_requirements
     state.touch("hit", found.hit_id)
+    sync_hold(state, found, call.now)
     state.announce(found.hit_id)
     return {}
 
@@ -318,4 +336,9 @@ def update_hit_type_of_hit(call: Call) -> dict[str, Any]:
 def list_review_policy_results(call: Call) -> dict[str, Any]:
     # CreateHIT refuses review policies, so no HIT here has results.
     found = call.state.requester_hit(call.requester, call.params["HITId"])
-    return {"HITId": found.hit_id}
+    empty: dict[str, list[Any]] = {"ReviewResults": [], "ReviewActions": []}
+    return {
+        "HITId": found.hit_id,
+        "AssignmentReviewReport": dict(empty),
+        "HITReviewReport": dict(empty),
+    }

@@ -100,6 +100,14 @@ def requires_masters(requirements: list[dict[str, Any]]) -> bool:
     return any(r["QualificationTypeId"] in wanted for r in requirements)
 
 
+def guards_preview(requirement: Mapping[str, Any]) -> bool:
+    """Whether workers who fail ``requirement`` may not even preview the HIT."""
+    guarded = requirement.get("ActionsGuarded")
+    if guarded is not None:
+        return bool(guarded in ("PreviewAndAccept", "DiscoverPreviewAndAccept"))
+    return bool(requirement.get("RequiredToPreview", False))
+
+
 def validate_requirements(
     requirements: list[dict[str, Any]],
     type_is_usable: Callable[[str], bool],
@@ -136,6 +144,11 @@ def _validate_one(
     if integers and locales:
         raise EndpointRequestError(
             f"{where}: give IntegerValues or LocaleValues, not both."
+        )
+    if "ActionsGuarded" in requirement and "RequiredToPreview" in requirement:
+        raise EndpointRequestError(
+            f"{where}: ActionsGuarded replaces the deprecated RequiredToPreview; "
+            "give only ActionsGuarded."
         )
     if type_id == LOCALE and integers:
         raise EndpointRequestError(

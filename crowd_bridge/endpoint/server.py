@@ -3,15 +3,24 @@
 ``build_app`` turns an :class:`EndpointConfig` into an ASGI app; ``serve``
 runs it under uvicorn for the command line; :class:`RunningEndpoint` runs it
 in a background thread on a free local port, for tests and dry runs.
+:func:`add_requester` issues the access keys requesters sign calls with.
+
+Served endpoints check every call's SigV4 signature unless told
+``auth="open"``. A :class:`RunningEndpoint` is for simulations: it accepts
+any key (``open``) unless its config lists ``requesters``, whose keys it
+registers and then checks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
+import string
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,20 +33,25 @@ from starlette.applications import Starlette
 from crowd_bridge.errors import ConfigError, CrowdBridgeError
 
 from .app import Runtime, create_app
+from .auth import AUTH_MODES, OPEN, SIGV4, Authenticator
 from .clock import VirtualClock, make_clock
 from .crowds.base import Crowd
 from .crowds.replay import ReplayCrowd
 from .crowds.synthetic import SyntheticCrowd, SyntheticSpec
 from .faults import FaultInjector, FaultPlan
+from .model import RequesterKey
 from .money import FeeSchedule
+from .notifications import Notifier, NotifyConfig
 from .simulation import Simulation
 from .state import EndpointState
-from .store import SqliteStore
+from .store import StateStore, sqlite_url
 from .validation import RequestValidator
 
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 30.0
+ACCESS_KEY_PREFIX = "AKIA"
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
 # The endpoint is on this machine; never route its admin calls via a proxy.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -49,10 +63,18 @@ class EndpointConfig:
     ``crowd`` is a :class:`Crowd`, or text: ``"replay:<answers.csv>"``,
     ``"synthetic:<spec.yaml>"`` or ``"synthetic"`` for the default spec.
     ``start_time`` is where a virtual clock starts (default: now, whole
-    seconds); naive datetimes are UTC. With ``state_path`` every answered
-    call is kept in that SQLite file and a restart resumes from it; a
-    resumed virtual clock keeps its time. ``faults`` injects failures, e.g.
+    seconds); naive datetimes are UTC. With ``state_url`` (a SQLAlchemy URL,
+    SQLite or PostgreSQL) or ``state_path`` (a SQLite file) every answered
+    call is stored and a restart resumes from it; a resumed virtual clock
+    keeps its time. ``faults`` injects failures, e.g.
     ``"throttle=0.1,fault=0.02,lost=0.01"`` (see :class:`FaultPlan`).
+
+    ``auth`` is ``"sigv4"`` (every call signed with an issued key) or
+    ``"open"`` (any key accepted and taken as the requester, for
+    simulations); None lets :func:`serve` and :func:`build_app` choose
+    sigv4 and :class:`RunningEndpoint` choose open unless ``requesters``
+    (access key id -> secret, registered at start) is given.
+    ``notifications`` says where HIT event notifications are delivered.
     """
 
     clock: Literal["real", "virtual"] = "real"
@@ -63,6 +85,18 @@ class EndpointConfig:
     fees: FeeSchedule = field(default_factory=FeeSchedule)
     state_path: str | Path | None = None
     faults: str | FaultPlan | None = None
+    state_url: str | None = None
+    auth: Literal["sigv4", "open"] | None = None
+    requesters: Mapping[str, str] = field(default_factory=dict)
+    notifications: NotifyConfig = field(default_factory=NotifyConfig)
+
+    def store_url(self) -> str | None:
+        """The SQLAlchemy URL of the state database, if state is kept."""
+        if self.state_url is not None and self.state_path is not None:
+            raise ConfigError("Give the endpoint state_url or state_path, not both.")
+        if self.state_path is not None:
+            return sqlite_url(self.state_path)
+        return self.state_url
 
 
 def utc_datetime(epoch: float) -> datetime:
@@ -86,16 +120,28 @@ def load_crowd(spec: str | Crowd | None) -> Crowd | None:
     )
 
 
-def build_runtime(config: EndpointConfig) -> Runtime:
+def build_runtime(config: EndpointConfig, default_auth: str = SIGV4) -> Runtime:
+    """Everything a served endpoint needs, loaded from its store if it has one."""
+    auth_mode = config.auth or default_auth
+    if auth_mode not in AUTH_MODES:
+        raise ConfigError(
+            f"The endpoint auth mode {auth_mode!r} is unknown; use 'sigv4' or 'open'."
+        )
     state = EndpointState(
         seed=config.seed,
         starting_balance_cents=config.starting_balance_cents,
         fees=config.fees,
     )
+    url = config.store_url()
     store = None
-    if config.state_path is not None:
-        store = SqliteStore(config.state_path)
+    if url is not None:
+        store = StateStore(url)
         store.load(state)
+    for access_key_id, secret in config.requesters.items():
+        if access_key_id not in state.requester_keys:
+            state.add_requester_key(
+                RequesterKey(access_key_id, access_key_id, secret, time.time())
+            )
 
     start: datetime | float | str | None = config.start_time
     if config.clock == "virtual" and state.clock_now is not None:
@@ -119,27 +165,118 @@ def build_runtime(config: EndpointConfig) -> Runtime:
         store=store,
         crowd_name=None if crowd is None else crowd.name,
         faults=FaultInjector(plan, config.seed),
+        auth=Authenticator(auth_mode, lambda key: runtime.secret_of(key)),
+        notifier=Notifier(config.notifications),
     )
     runtime.persist()
+    # Notifications stored but never delivered before the last stop.
+    runtime.notifier.enqueue(list(state.outbox.values()))
+    if auth_mode == SIGV4 and not state.requester_keys:
+        logger.warning(
+            "No requester has an access key yet; every call will be refused "
+            "until one is added (crowd-bridge endpoint add-requester)."
+        )
     logger.info(
-        "Endpoint ready: %s clock, crowd %s, seed %d, state %s",
+        "Endpoint ready: %s clock, %s auth, crowd %s, seed %d, state %s",
         config.clock,
+        auth_mode,
         runtime.crowd_name,
         config.seed,
-        config.state_path or "in memory",
+        store.where if store is not None else "in memory",
     )
     return runtime
 
 
-def build_app(config: EndpointConfig) -> Starlette:
+def build_app(config: EndpointConfig, default_auth: str = SIGV4) -> Starlette:
     """The ASGI app for ``config``; its runtime is ``app.state.runtime``."""
-    return create_app(build_runtime(config))
+    return create_app(build_runtime(config, default_auth))
 
 
 def serve(config: EndpointConfig, host: str = "127.0.0.1", port: int = 8443) -> None:
     """Serve the endpoint until interrupted (what the CLI runs)."""
     app = build_app(config)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    runtime: Runtime = app.state.runtime
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        runtime.notifier.close()
+        runtime.persist()
+        if runtime.store is not None:
+            runtime.store.close()
+
+
+def new_access_key() -> tuple[str, str]:
+    """A fresh access key id (AKIA + 16 characters) and a 40-character secret."""
+    key_id = ACCESS_KEY_PREFIX + "".join(
+        secrets.choice(_KEY_ALPHABET) for _ in range(16)
+    )
+    return key_id, secrets.token_urlsafe(30)
+
+
+def add_requester(
+    target: str | Path | Runtime | RunningEndpoint, name: str
+) -> tuple[str, str]:
+    """Issue an access key for a new requester; returns (access key id, secret).
+
+    ``target`` is the endpoint's state (a SQLAlchemy URL or a SQLite file
+    path), which a running endpoint reads new keys from on first use, or a
+    runtime or :class:`RunningEndpoint` in this process. Names are labels
+    for people; each must be unique. The secret is shown only here.
+    """
+    if not name.strip():
+        raise ConfigError("A requester needs a name.")
+
+    key_id, secret = new_access_key()
+    key = RequesterKey(key_id, name.strip(), secret, time.time())
+    if isinstance(target, RunningEndpoint):
+        target = target.runtime
+    if isinstance(target, Runtime):
+        _refuse_duplicate_name(target.state.requester_keys.values(), key.name)
+        if target.store is not None:
+            target.store.write(key)
+        # One dict assignment: safe beside the event loop thread, which
+        # reads this table but never iterates it.
+        target.state.requester_keys[key_id] = key
+    else:
+        url = str(target) if "://" in str(target) else sqlite_url(target)
+        store = StateStore(url)
+        try:
+            _refuse_duplicate_name(store.requester_keys(), key.name)
+            store.write(key)
+        finally:
+            store.close()
+    logger.info("Issued access key %s to requester %s", key_id, key.name)
+    return key_id, secret
+
+
+def list_requesters(target: str | Path) -> list[dict[str, Any]]:
+    """Every issued key in a state database: name, access key id, created.
+
+    Secrets are never listed.
+    """
+    url = str(target) if "://" in str(target) else sqlite_url(target)
+    store = StateStore(url)
+    try:
+        keys = store.requester_keys()
+    finally:
+        store.close()
+    return [
+        {
+            "name": key.name,
+            "access_key_id": key.access_key_id,
+            "created": utc_datetime(key.created),
+        }
+        for key in sorted(keys, key=lambda k: k.created)
+    ]
+
+
+def _refuse_duplicate_name(keys: Any, name: str) -> None:
+    for key in keys:
+        if key.name == name:
+            raise ConfigError(
+                f"A requester named {name!r} already has access key "
+                f"{key.access_key_id}; choose another name."
+            )
 
 
 class RunningEndpoint:
@@ -151,7 +288,8 @@ class RunningEndpoint:
 
     def __init__(self, config: EndpointConfig | None = None) -> None:
         self.config = config or EndpointConfig(clock="virtual")
-        self.app = build_app(self.config)
+        default_auth = SIGV4 if self.config.requesters else OPEN
+        self.app = build_app(self.config, default_auth)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -187,9 +325,18 @@ class RunningEndpoint:
             return
         self._server.should_exit = True
         self._thread.join(timeout=STARTUP_TIMEOUT_S)
-        if self.runtime.store is not None:
-            self.runtime.store.close()
+        runtime = self.runtime
+        runtime.notifier.wait_idle(timeout=5.0)
+        runtime.notifier.close()
+        # Drop from the store the notifications delivered since the last call.
+        runtime.persist()
+        if runtime.store is not None:
+            runtime.store.close()
         self._server = self._thread = None
+
+    def wait_for_notifications(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued notification was tried; False on timeout."""
+        return self.runtime.notifier.wait_idle(timeout)
 
     def __enter__(self) -> RunningEndpoint:
         return self.start()

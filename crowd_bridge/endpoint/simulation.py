@@ -33,10 +33,12 @@ class Simulation:
         self.state = state
         self.clock = clock
         self.crowd = crowd
-        self.rng = random.Random(seed)
         self._last_tick = clock.now()
         if crowd is not None:
             crowd.attach(state, seed)
+        # A crowd with a seed of its own (a spec file's) also decides its
+        # draws, so the same spec gives the same run on any endpoint.
+        self.rng = random.Random(getattr(crowd, "seed", seed))
 
     def _tick(self, at: float) -> None:
         if self.crowd is None:

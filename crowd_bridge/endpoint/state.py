@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crowd_bridge.errors import EndpointRequestError
 
 from . import ledger
-from . import qualifications as quals
-from .crowds.base import HitView, WorkerProfile
-from .forms import answers_xml, form_items
 from .model import (
     ABANDONED,
     ACCEPTED,
@@ -41,19 +37,21 @@ from .model import (
     IdFactory,
     Notification,
     OrderedIndex,
+    OutboxEvent,
     Qualification,
     QualificationType,
+    RequesterKey,
     RequestToken,
     Worker,
     WorkerBlock,
 )
 from .money import FeeSchedule
+from .notifications import notify
+from .tokens import TokenMemory
+from .worker_side import WorkerSide
 
 logger = logging.getLogger(__name__)
 
-TOKEN_LIFETIME_S = 24 * 3600
-# Expired tokens are swept whenever the table grows by this many.
-TOKEN_SWEEP_EVERY = 1000
 STAT_NAMES = (
     "hits_created",
     "assignments_accepted",
@@ -89,7 +87,7 @@ def not_found(what: str, ident: str, code: str) -> EndpointRequestError:
     return EndpointRequestError(f"{what} {ident} does not exist.", code)
 
 
-class EndpointState:
+class EndpointState(TokenMemory, WorkerSide):
     """Everything the endpoint knows, and every change it can make."""
 
     def __init__(
@@ -121,6 +119,9 @@ class EndpointState:
         self.bonuses: dict[str, BonusPayment] = {}
         self.tokens: dict[tuple[str, str, str], RequestToken] = {}
         self.notifications: dict[str, Notification] = {}
+        self.requester_keys: dict[str, RequesterKey] = {}
+        self.outbox: dict[str, OutboxEvent] = {}
+        self.new_events: list[OutboxEvent] = []
 
         self.dirty: set[tuple[str, str]] = set()
         self._events: list[tuple[float, int, str, str]] = []
@@ -162,46 +163,29 @@ class EndpointState:
             )
         return account
 
+    def add_requester_key(self, key: RequesterKey) -> None:
+        self.requester_keys[key.access_key_id] = key
+        self.touch("requester", key.access_key_id)
+
+    def queue_event(self, event: OutboxEvent) -> None:
+        """Keep a notification until SQS or SNS has taken it."""
+        self.outbox[event.event_id] = event
+        self.new_events.append(event)
+        self.touch("outbox", event.event_id)
+
+    def take_new_events(self) -> list[OutboxEvent]:
+        taken, self.new_events = self.new_events, []
+        return taken
+
+    def forget_event(self, event_id: str) -> None:
+        if self.outbox.pop(event_id, None) is not None:
+            self.touch("outbox", event_id)
+
     def book(self, requester: str) -> RequesterBook:
         book = self.books.get(requester)
         if book is None:
             book = self.books[requester] = RequesterBook()
         return book
-
-    # -- request tokens --------------------------------------------------------
-
-    def token_result(
-        self, requester: str, operation: str, token: str | None, now: float
-    ) -> str | None:
-        """What an earlier call with this UniqueRequestToken produced, if any."""
-        if token is None:
-            return None
-        found = self.tokens.get((requester, operation, token))
-        if found is None or now - found.created >= TOKEN_LIFETIME_S:
-            return None
-        return found.result
-
-    def remember_token(
-        self, requester: str, operation: str, token: str | None, now: float, result: str
-    ) -> None:
-        if token is None:
-            return
-        if len(self.tokens) % TOKEN_SWEEP_EVERY == TOKEN_SWEEP_EVERY - 1:
-            self._forget_old_tokens(now)
-        self.tokens[(requester, operation, token)] = RequestToken(
-            requester, operation, token, now, result
-        )
-        self.touch("token", f"{requester}|{operation}|{token}")
-
-    def _forget_old_tokens(self, now: float) -> None:
-        expired = [
-            key
-            for key, found in self.tokens.items()
-            if now - found.created >= TOKEN_LIFETIME_S
-        ]
-        for key in expired:
-            del self.tokens[key]
-            self.touch("token", "|".join(key))
 
     # -- HIT lifecycle ---------------------------------------------------------
 
@@ -289,10 +273,12 @@ class EndpointState:
             requester_annotation=annotation,
         )
         self.index_hit(hit)
+        ledger.sync_hold(self, hit, now)
         self.push_event(hit.expiration, "expire", hit.hit_id)
         self.announce(hit.hit_id)
         self.touch("hit", hit.hit_id)
         self.count("hits_created")
+        notify(self, "HITCreated", hit, now)
         logger.info(
             "Requester %s created HIT %s (%d assignments, %d cents each)",
             requester,
@@ -322,12 +308,12 @@ class EndpointState:
         self, reward_cents: int, max_assignments: int, masters: bool
     ) -> int:
         """Reward plus fee for one assignment of a HIT with these properties."""
-        fee = self.fees.assignment_fee(reward_cents, max_assignments, masters)
-        return reward_cents + fee
+        return self.fees.assignment_cost(reward_cents, max_assignments, masters=masters)
 
     def refresh(self, hit: HIT, now: float) -> None:
-        """Bring a HIT's status in line with its counters and expiration."""
+        """Bring a HIT's status and hold in line with its counters and time."""
         if hit.status == DISPOSED:
+            ledger.sync_hold(self, hit, now)
             return
 
         if now < hit.expiration and hit.available > 0:
@@ -338,9 +324,10 @@ class EndpointState:
             status = REVIEWING
         else:
             status = REVIEWABLE
-        self.set_status(hit, status)
+        self.set_status(hit, status, now)
+        ledger.sync_hold(self, hit, now)
 
-    def set_status(self, hit: HIT, status: str) -> None:
+    def set_status(self, hit: HIT, status: str, at: float) -> None:
         if status == hit.status:
             return
 
@@ -352,21 +339,33 @@ class EndpointState:
         if status == DISPOSED:
             book.hits.discard(hit.hit_id)
         logger.debug("HIT %s is now %s (was %s)", hit.hit_id, status, hit.status)
-        hit.status = status
+        was, hit.status = hit.status, status
         self.touch("hit", hit.hit_id)
+        if status == DISPOSED:
+            ledger.sync_hold(self, hit, at)
+            notify(self, "HITDisposed", hit, at)
+        elif status == REVIEWABLE and was in (ASSIGNABLE, UNASSIGNABLE):
+            notify(self, "HITReviewable", hit, at)
 
     def set_expiration(self, hit: HIT, expire_at: float, now: float) -> None:
         # A time in the past expires the HIT at once, as on MTurk.
+        was_open = hit.expiration > now
+        extended = expire_at > hit.expiration
         hit.expiration = max(expire_at, now)
         self.touch("hit", hit.hit_id)
         if hit.expiration > now:
             self.push_event(hit.expiration, "expire", hit.hit_id)
+        if extended:
+            notify(self, "HITExtended", hit, now)
+        elif was_open and hit.expiration <= now:
+            notify(self, "HITExpired", hit, now)
         self.refresh(hit, now)
         self.announce(hit.hit_id)
 
     def add_assignments(self, hit: HIT, extra: int, now: float) -> None:
         hit.max_assignments += extra
         self.touch("hit", hit.hit_id)
+        notify(self, "HITExtended", hit, now)
         self.refresh(hit, now)
         self.announce(hit.hit_id)
         logger.info(
@@ -375,167 +374,6 @@ class EndpointState:
             extra,
             hit.max_assignments,
         )
-
-    # -- worker side -----------------------------------------------------------
-
-    def register_worker(self, profile: WorkerProfile) -> None:
-        if profile.worker_id in self.workers:
-            return
-        self.workers[profile.worker_id] = Worker(
-            worker_id=profile.worker_id,
-            country=profile.country,
-            subdivision=profile.subdivision,
-            base_approved=profile.hits_approved,
-            base_rejected=profile.hits_rejected,
-            masters=profile.masters,
-            adult=profile.adult,
-        )
-        self.touch("worker", profile.worker_id)
-
-    def worker(self, worker_id: str) -> Worker:
-        """A worker, registered with neutral values on first sight."""
-        found = self.workers.get(worker_id)
-        if found is None:
-            self.register_worker(WorkerProfile(worker_id))
-            found = self.workers[worker_id]
-        return found
-
-    def score(self, qualification_type_id: str, worker: Worker) -> quals.Score:
-        if qualification_type_id in quals.SYSTEM_TYPES:
-            return quals.system_score(qualification_type_id, worker)
-        found = self.qualifications.get((qualification_type_id, worker.worker_id))
-        return quals.granted_score(found)
-
-    def refusal(self, worker_id: str, hit_id: str) -> str | None:
-        """Why ``worker_id`` may not accept ``hit_id`` now, or None if they may."""
-        hit = self.hits.get(hit_id)
-        if hit is None:
-            return f"HIT {hit_id} does not exist"
-        if hit.status != ASSIGNABLE or hit.available <= 0:
-            return f"HIT {hit_id} is {hit.status} with no open assignment"
-        if worker_id in hit.worker_ids:
-            return f"worker {worker_id} already took HIT {hit_id}"
-        if (hit.requester, worker_id) in self.blocks:
-            return f"worker {worker_id} is blocked by the requester of HIT {hit_id}"
-
-        worker = self.worker(worker_id)
-        for requirement in hit.qualification_requirements:
-            score = self.score(requirement["QualificationTypeId"], worker)
-            if not quals.meets(requirement, score):
-                return (
-                    f"worker {worker_id} does not meet the requirement on "
-                    f"{requirement['QualificationTypeId']} of HIT {hit_id}"
-                )
-        return None
-
-    def can_accept(self, worker_id: str, hit_id: str) -> bool:
-        return self.refusal(worker_id, hit_id) is None
-
-    def accept(self, worker_id: str, hit_id: str, now: float) -> str | None:
-        if not self.can_accept(worker_id, hit_id):
-            return None
-
-        hit = self.hits[hit_id]
-        assignment = Assignment(
-            assignment_id=self.ids.new("assignment"),
-            hit_id=hit_id,
-            worker_id=worker_id,
-            seq=self.next_seq(),
-            status=ACCEPTED,
-            accept_time=now,
-            deadline=now + hit.assignment_duration_s,
-        )
-        self.assignments[assignment.assignment_id] = assignment
-        hit.pending += 1
-        hit.worker_ids.add(worker_id)
-        self.push_event(assignment.deadline, "deadline", assignment.assignment_id)
-        self.refresh(hit, now)
-        self.touch("assignment", assignment.assignment_id)
-        self.count("assignments_accepted")
-        logger.debug(
-            "Worker %s accepted HIT %s as assignment %s",
-            worker_id,
-            hit_id,
-            assignment.assignment_id,
-        )
-        return assignment.assignment_id
-
-    def assignment_open(self, assignment_id: str) -> bool:
-        found = self.assignments.get(assignment_id)
-        return found is not None and found.status == ACCEPTED
-
-    def submit(
-        self,
-        assignment_id: str,
-        fields: Mapping[str, str],
-        now: float,
-        *,
-        replayed: int = 0,
-        simulated: int = 0,
-        external: int = 0,
-    ) -> bool:
-        """Store a worker's answers; False if the assignment is not open."""
-        assignment = self.assignments.get(assignment_id)
-        if assignment is None or assignment.status != ACCEPTED:
-            return False
-        if now > assignment.deadline:
-            return False
-
-        hit = self.hits[assignment.hit_id]
-        assignment.status = SUBMITTED
-        assignment.answer = answers_xml(fields)
-        assignment.submit_time = now
-        assignment.auto_approval_time = now + hit.auto_approval_delay_s
-        assignment.submit_seq = self.next_seq()
-        hit.pending -= 1
-        hit.submitted += 1
-        self.visible[hit.hit_id].add(assignment_id)
-        self.book(hit.requester).workers_seen.add(assignment.worker_id)
-        self.touch("assignment", assignment_id)
-        self.count("assignments_submitted")
-        self.count("answers_replayed", replayed)
-        self.count("answers_simulated", simulated)
-        self.count("answers_external", external)
-        logger.debug(
-            "Worker %s submitted assignment %s of HIT %s",
-            assignment.worker_id,
-            assignment_id,
-            hit.hit_id,
-        )
-
-        if hit.auto_approval_delay_s == 0:
-            ledger.pay_assignment(self, assignment, hit, now, automatic=True)
-        else:
-            self.push_event(assignment.auto_approval_time, "approve", assignment_id)
-        self.refresh(hit, now)
-        return True
-
-    def hit_view(self, hit_id: str) -> HitView | None:
-        hit = self.hits.get(hit_id)
-        if hit is None or hit.status != ASSIGNABLE or hit.available <= 0:
-            return None
-        return self._view(hit)
-
-    def form_view(self, hit_id: str) -> HitView | None:
-        hit = self.hits.get(hit_id)
-        return None if hit is None else self._view(hit)
-
-    def _view(self, hit: HIT) -> HitView:
-        if hit.form_items is None:
-            hit.form_items = form_items(hit.question)
-        return HitView(
-            hit_id=hit.hit_id,
-            requester=hit.requester,
-            items=hit.form_items,
-            available=hit.available,
-            assignment_duration_s=hit.assignment_duration_s,
-            reward_cents=hit.reward_cents,
-        )
-
-    def drain_hit_events(self) -> list[str]:
-        feed = list(self._hit_feed)
-        self._hit_feed.clear()
-        return feed
 
     # -- time ------------------------------------------------------------------
 
@@ -550,6 +388,8 @@ class EndpointState:
             if kind == "expire":
                 hit = self.hits.get(key)
                 if hit is not None and hit.expiration == at:
+                    if hit.status != DISPOSED:
+                        notify(self, "HITExpired", hit, at)
                     self.refresh(hit, at)
             elif kind == "deadline":
                 self._abandon_if_open(key, at)
@@ -568,6 +408,14 @@ class EndpointState:
         hit.pending -= 1
         self.touch("assignment", assignment_id)
         self.count("assignments_abandoned")
+        notify(
+            self,
+            "AssignmentAbandoned",
+            hit,
+            at,
+            assignment_id=assignment_id,
+            worker_id=assignment.worker_id,
+        )
         self.refresh(hit, at)
         self.announce(hit.hit_id)
         logger.info(

@@ -1,21 +1,40 @@
-"""Durable endpoint state: one SQLite table of JSON records.
+"""Durable endpoint state: one table of JSON records, on SQLite or PostgreSQL.
 
 After each request the records that request touched are upserted (or
 deleted) in one transaction, so a restart loses nothing that was answered.
-Indexes are not stored; they are rebuilt from the records on load.
+Indexes are not stored; they are rebuilt from the records on load. The
+table also holds the requesters' access keys and secrets (SigV4 needs the
+secret itself), so a SQLite file is made readable by its owner only and a
+PostgreSQL database should be too.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from crowd_bridge.errors import StateError
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy import delete as sql_delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from crowd_bridge.errors import ConfigError, StateError
 
 from .model import (
     ABANDONED,
@@ -30,9 +49,11 @@ from .model import (
     HITType,
     Notification,
     OrderedIndex,
+    OutboxEvent,
     Qualification,
     QualificationType,
     Record,
+    RequesterKey,
     RequestToken,
     Worker,
     WorkerBlock,
@@ -41,54 +62,133 @@ from .state import EndpointState
 
 logger = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (kind, key)
+_METADATA = MetaData()
+RECORDS = Table(
+    "endpoint_records",
+    _METADATA,
+    Column("kind", String(32), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("data", Text, nullable=False),
 )
-"""
+_OWNER_ONLY = stat.S_IRUSR | stat.S_IWUSR
 
 
-class SqliteStore:
-    """Keeps an :class:`EndpointState` in a SQLite file."""
+def sqlite_url(path: str | Path) -> str:
+    """The SQLAlchemy URL of a SQLite file."""
+    return f"sqlite:///{Path(path)}"
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+class StateStore:
+    """Keeps an :class:`EndpointState` in a database given by SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigError(
+                f"The endpoint state URL {url!r} is not a database URL; use "
+                "sqlite:///path/to/endpoint.db or postgresql://user@host/db."
+            ) from exc
+        self.url = url
+        self.backend = parsed.get_backend_name()
+        if self.backend not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"The endpoint keeps its state in SQLite or PostgreSQL, not "
+                f"{self.backend} ({parsed.render_as_string(hide_password=True)})."
+            )
+
+        self._file: Path | None = None
+        if self.backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            self._file = Path(parsed.database)
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._engine = self._connect(url)
+            _METADATA.create_all(self._engine)
+        except SQLAlchemyError as exc:
+            raise StateError(
+                f"The endpoint state database {self.where} cannot be opened ({exc})."
+            ) from exc
+        self._restrict_file()
+
+    @property
+    def where(self) -> str:
+        return str(make_url(self.url).render_as_string(hide_password=True))
+
+    def _connect(self, url: str) -> Engine:
+        if self.backend != "sqlite":
+            return create_engine(url, pool_pre_ping=True)
+
         # The endpoint touches state from one event loop thread at a time;
         # the connection follows whichever thread that is.
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
-        self._db.commit()
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+
+    def _restrict_file(self) -> None:
+        """Make a SQLite file (and its journal) readable by its owner only."""
+        if self._file is None:
+            return
+        for suffix in ("", "-wal", "-shm"):
+            path = self._file.with_name(self._file.name + suffix)
+            if path.exists():
+                os.chmod(path, _OWNER_ONLY)
 
     def load(self, state: EndpointState) -> int:
-        """Fill ``state`` from the file; returns how many records were read."""
+        """Fill ``state`` from the database; returns how many records were read."""
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         count = 0
         try:
-            for kind, data in self._db.execute("SELECT kind, data FROM records"):
-                grouped[kind].append(json.loads(data))
-                count += 1
-        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            with self._engine.connect() as connection:
+                rows = connection.execute(select(RECORDS.c.kind, RECORDS.c.data))
+                for kind, data in rows:
+                    grouped[kind].append(json.loads(data))
+                    count += 1
+        except (SQLAlchemyError, json.JSONDecodeError) as exc:
             raise StateError(
-                f"The endpoint state file {self.path} cannot be read ({exc}); "
-                "restore it from a backup or start with a new file."
+                f"The endpoint state in {self.where} cannot be read ({exc}); "
+                "restore it from a backup or start with a new database."
             ) from exc
 
         restore_state(state, grouped)
-        logger.info("Loaded %d endpoint records from %s", count, self.path)
+        logger.info("Loaded %d endpoint records from %s", count, self.where)
         return count
+
+    def read(self, kind: str, key: str) -> dict[str, Any] | None:
+        """One stored record, read afresh (for keys added while serving)."""
+        query = select(RECORDS.c.data).where(
+            RECORDS.c.kind == kind, RECORDS.c.key == key
+        )
+        with self._engine.connect() as connection:
+            data = connection.execute(query).scalar()
+        return None if data is None else dict(json.loads(data))
+
+    def write(self, record: RequesterKey) -> None:
+        """Store one requester key at once, outside any request."""
+        data = json.dumps(record.to_record(), separators=(",", ":"))
+        row = {"kind": "requester", "key": record.access_key_id, "data": data}
+        with self._engine.begin() as connection:
+            connection.execute(self._upsert(), [row])
+        self._restrict_file()
+
+    def requester_keys(self) -> list[RequesterKey]:
+        query = select(RECORDS.c.data).where(RECORDS.c.kind == "requester")
+        with self._engine.connect() as connection:
+            rows = connection.execute(query).scalars().all()
+        return [RequesterKey.from_record(json.loads(data)) for data in rows]
 
     def flush(self, state: EndpointState) -> int:
         """Write every record marked dirty since the last flush."""
         if not state.dirty:
             return 0
 
-        upserts: list[tuple[str, str, str]] = []
+        upserts: list[dict[str, str]] = []
         deletes: list[tuple[str, str]] = []
         for kind, key in state.dirty:
             found = record_for(state, kind, key)
@@ -96,22 +196,37 @@ class SqliteStore:
                 deletes.append((kind, key))
                 continue
             data = found.to_record() if isinstance(found, Record) else found
-            upserts.append((kind, key, json.dumps(data, separators=(",", ":"))))
+            upserts.append(
+                {
+                    "kind": kind,
+                    "key": key,
+                    "data": json.dumps(data, separators=(",", ":")),
+                }
+            )
 
-        with self._db:
-            self._db.executemany(
-                "INSERT INTO records (kind, key, data) VALUES (?, ?, ?) "
-                "ON CONFLICT (kind, key) DO UPDATE SET data = excluded.data",
-                upserts,
-            )
-            self._db.executemany(
-                "DELETE FROM records WHERE kind = ? AND key = ?", deletes
-            )
+        with self._engine.begin() as connection:
+            if upserts:
+                connection.execute(self._upsert(), upserts)
+            for kind, key in deletes:
+                connection.execute(
+                    sql_delete(RECORDS).where(
+                        RECORDS.c.kind == kind, RECORDS.c.key == key
+                    )
+                )
         state.dirty.clear()
         return len(upserts) + len(deletes)
 
+    def _upsert(self) -> Any:
+        dialect = sqlite if self.backend == "sqlite" else postgresql
+        statement = dialect.insert(RECORDS)
+        return statement.on_conflict_do_update(
+            index_elements=[RECORDS.c.kind, RECORDS.c.key],
+            set_={"data": statement.excluded.data},
+        )
+
     def close(self) -> None:
-        self._db.close()
+        self._restrict_file()
+        self._engine.dispose()
 
 
 def record_for(
@@ -134,6 +249,8 @@ def record_for(
         "qualtype": state.qualification_types,
         "bonus": state.bonuses,
         "notification": state.notifications,
+        "requester": state.requester_keys,
+        "outbox": state.outbox,
     }
     if kind in tables:
         return tables[kind].get(key)
@@ -192,6 +309,12 @@ def restore_state(
     for data in records.get("notification", []):
         notification = Notification.from_record(data)
         state.notifications[notification.notification_id] = notification
+    for data in records.get("requester", []):
+        requester_key = RequesterKey.from_record(data)
+        state.requester_keys[requester_key.access_key_id] = requester_key
+    for data in sorted(records.get("outbox", []), key=lambda d: d["seq"]):
+        outbox_event = OutboxEvent.from_record(data)
+        state.outbox[outbox_event.event_id] = outbox_event
     state.dirty.clear()
 
 

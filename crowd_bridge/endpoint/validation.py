@@ -9,6 +9,7 @@ a raw HTTP caller) still gets a RequestError instead of a server fault.
 from __future__ import annotations
 
 import logging
+import math
 import re
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -27,6 +28,8 @@ TARGET_PREFIX = "MTurkRequesterServiceV20170117"
 # of their recording ("W169"), so worker ids are only held to letters and
 # digits; everything else follows the model as shipped.
 PATTERN_OVERRIDES = {"CustomerId": r"^[A-Z0-9]+$"}
+# Year 5000 in epoch seconds: later than any HIT can be scheduled.
+MAX_EPOCH = 95_617_584_000
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +100,8 @@ class RequestValidator:
         if kind in ("double", "float"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise _bad(path, value, "a number is expected")
+            if not math.isfinite(value):
+                raise _bad(path, value, "a finite number is expected")
             return value
         if kind == "map":
             if not isinstance(value, dict):
@@ -162,6 +167,13 @@ class RequestValidator:
         return value
 
     def _timestamp(self, value: Any, path: str) -> float:
+        epoch = self._epoch(value, path)
+        # NaN or a time past year 5000 would corrupt every schedule it enters.
+        if not math.isfinite(epoch) or abs(epoch) > MAX_EPOCH:
+            raise _bad(path, value, "a finite time before the year 5000 is expected")
+        return epoch
+
+    def _epoch(self, value: Any, path: str) -> float:
         if isinstance(value, bool):
             raise _bad(path, value, "a time is expected")
         if isinstance(value, (int, float)):

@@ -5,20 +5,31 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 ANSWERS_CSV = Path(__file__).resolve().parents[2] / "examples/abt_buy/data/answers.csv"
 START = "2026-01-01T00:00:00+00:00"
 START_EPOCH = 1767225600.0
+TARGET = "MTurkRequesterServiceV20170117"
+JSON_TYPE = "application/x-amz-json-1.1"
 
 
 def make_client(
-    url: str, access_key: str = "AKIDEXAMPLE", *, validate: bool = True
+    url: str,
+    access_key: str = "AKIDEXAMPLE",
+    *,
+    secret: str = "x",
+    validate: bool = True,
 ) -> Any:
     """A plain boto3 MTurk client pointed at the endpoint.
 
@@ -30,8 +41,42 @@ def make_client(
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id=access_key,
-        aws_secret_access_key="x",
+        aws_secret_access_key=secret,
         config=Config(parameter_validation=validate, retries={"total_max_attempts": 1}),
+    )
+
+
+def signed_post(
+    url: str,
+    operation: str,
+    body: bytes,
+    *,
+    access_key: str = "AKIDEXAMPLE",
+    secret: str = "x",
+    when: datetime | None = None,
+    tamper: bytes | None = None,
+) -> httpx.Response:
+    """POST a raw body signed with SigV4 exactly as botocore signs it.
+
+    ``when`` signs as of another instant (to test stale signatures);
+    ``tamper`` replaces the body after signing.
+    """
+    request = AWSRequest(
+        method="POST",
+        url=url + "/",
+        data=body,
+        headers={"X-Amz-Target": f"{TARGET}.{operation}", "Content-Type": JSON_TYPE},
+    )
+    signer = SigV4Auth(Credentials(access_key, secret), "mturk-requester", "us-east-1")
+    if when is None:
+        signer.add_auth(request)
+    else:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            signer.add_auth(request)
+    return HTTP.post(
+        url + "/",
+        headers=dict(request.headers.items()),
+        content=body if tamper is None else tamper,
     )
 
 
@@ -94,14 +139,18 @@ def real_answers() -> dict[tuple[str, str], str]:
         }
 
 
+# One client for every test: creating one per request costs ~25 ms.
+HTTP = httpx.Client(trust_env=False, timeout=60)
+
+
 def submit_as(url: str, hit_id: str, worker_id: str, fields: dict[str, str]) -> str:
     """Accept a HIT as ``worker_id`` and post its form, as a worker's browser would."""
-    accepted = httpx.post(
+    accepted = HTTP.post(
         f"{url}/_sim/accept", json={"worker_id": worker_id, "hit_id": hit_id}
     )
     accepted.raise_for_status()
     assignment_id = str(accepted.json()["assignment_id"])
-    posted = httpx.post(
+    posted = HTTP.post(
         f"{url}/mturk/externalSubmit", data={"assignmentId": assignment_id, **fields}
     )
     posted.raise_for_status()

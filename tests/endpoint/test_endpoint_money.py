@@ -8,15 +8,22 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import START, hit_args, make_client, submit_as
+from endpoint_helpers import START, START_EPOCH, hit_args, make_client, submit_as
 
 from crowd_bridge.endpoint import EndpointConfig, FeeSchedule, RunningEndpoint
 from crowd_bridge.endpoint.crowds import WorkerProfile
+from crowd_bridge.errors import ConfigError
 
 
-def balance_cents(client: Any) -> int:
-    dollars, cents = client.get_account_balance()["AvailableBalance"].split(".")
+def balance_cents(client: Any, field: str = "AvailableBalance") -> int:
+    dollars, cents = client.get_account_balance()[field].split(".")
     return int(dollars) * 100 + int(cents)
+
+
+def account_cents(endpoint: RunningEndpoint, requester: str = "AKIDEXAMPLE") -> int:
+    """The whole balance, held money included: it drops only when paying."""
+    balance: int = endpoint.stats()["requesters"][requester]["balance_cents"]
+    return balance
 
 
 def error_of(call: Any, **kwargs: Any) -> dict[str, Any]:
@@ -64,11 +71,11 @@ def test_approve_charges_reward_plus_fee_once(
 ) -> None:
     hit_id = client.create_hit(**hit_args(Reward="0.12"))["HIT"]["HITId"]
     assignment_id = submit_as(endpoint.url, hit_id, "AWORKER1", {"item-X1": "0"})
-    before = balance_cents(client)
+    before = account_cents(endpoint)
 
     client.approve_assignment(AssignmentId=assignment_id, RequesterFeedback="Thanks")
     # 12 cents reward and a 20% fee of 2.4 cents, rounded half up to 2.
-    assert balance_cents(client) == before - 14
+    assert account_cents(endpoint) == before - 14
     got = client.get_assignment(AssignmentId=assignment_id)
     assert got["Assignment"]["AssignmentStatus"] == "Approved"
     assert got["Assignment"]["RequesterFeedback"] == "Thanks"
@@ -80,7 +87,7 @@ def test_approve_charges_reward_plus_fee_once(
         "This operation can be called with a status of: Submitted"
         in (failure["message"])
     )
-    assert balance_cents(client) == before - 14
+    assert account_cents(endpoint) == before - 14
     stats = endpoint.stats()
     assert (stats["paid_rewards_cents"], stats["paid_fees_cents"]) == (12, 2)
 
@@ -90,12 +97,12 @@ def test_reject_needs_feedback_and_can_be_overridden(
 ) -> None:
     hit_id = client.create_hit(**hit_args(Reward="0.50"))["HIT"]["HITId"]
     assignment_id = submit_as(endpoint.url, hit_id, "AWORKER1", {"item-X1": "0"})
-    before = balance_cents(client)
+    before = account_cents(endpoint)
 
     raw = make_client(endpoint.url, validate=False)
     error_of(raw.reject_assignment, AssignmentId=assignment_id)
     client.reject_assignment(AssignmentId=assignment_id, RequesterFeedback="Wrong")
-    assert balance_cents(client) == before
+    assert account_cents(endpoint) == before
     assert (
         client.list_assignments_for_hit(HITId=hit_id, AssignmentStatuses=["Rejected"])[
             "NumResults"
@@ -110,7 +117,7 @@ def test_reject_needs_feedback_and_can_be_overridden(
     error_of(client.approve_assignment, AssignmentId=assignment_id)
 
     client.approve_assignment(AssignmentId=assignment_id, OverrideRejection=True)
-    assert balance_cents(client) == before - 60
+    assert account_cents(endpoint) == before - 60
     hit = client.get_hit(HITId=hit_id)["HIT"]
     assert hit["NumberOfAssignmentsCompleted"] == 1
 
@@ -121,7 +128,7 @@ def test_bonus_arithmetic_and_duplicate_token(
     hit_id = client.create_hit(**hit_args())["HIT"]["HITId"]
     assignment_id = submit_as(endpoint.url, hit_id, "AWORKER1", {"item-X1": "0"})
     client.approve_assignment(AssignmentId=assignment_id)
-    before = balance_cents(client)
+    before = account_cents(endpoint)
 
     bonus = {
         "WorkerId": "AWORKER1",
@@ -132,15 +139,15 @@ def test_bonus_arithmetic_and_duplicate_token(
     }
     client.send_bonus(**bonus)
     # 5 cents and the 1-cent minimum fee (20% would be 1 cent anyway).
-    assert balance_cents(client) == before - 6
+    assert account_cents(endpoint) == before - 6
 
     failure = error_of(client.send_bonus, **bonus)
     assert failure["code"] == "AWS.MechanicalTurk.DuplicateRequest"
-    assert balance_cents(client) == before - 6
+    assert account_cents(endpoint) == before - 6
 
     client.send_bonus(**{**bonus, "BonusAmount": "1.25", "UniqueRequestToken": "b-2"})
     # 125 cents plus a fee of 25 cents.
-    assert balance_cents(client) == before - 6 - 150
+    assert account_cents(endpoint) == before - 6 - 150
 
     by_hit = client.list_bonus_payments(HITId=hit_id)
     by_assignment = client.list_bonus_payments(AssignmentId=assignment_id)
@@ -163,20 +170,47 @@ def test_large_hits_pay_the_extra_fee(endpoint: RunningEndpoint, client: Any) ->
         "HITId"
     ]
     assignment_id = submit_as(endpoint.url, hit_id, "AWORKER1", {"item-X1": "0"})
-    before = balance_cents(client)
+    before = account_cents(endpoint)
     client.approve_assignment(AssignmentId=assignment_id)
     # 10 cents plus 20% + 20% = 4 cents.
-    assert balance_cents(client) == before - 14
+    assert account_cents(endpoint) == before - 14
 
 
 def test_fee_schedule_is_configurable_and_rounds_half_up() -> None:
-    fees = FeeSchedule(reward_rate=Decimal("0.25"), minimum_fee_cents=3)
-    assert fees.assignment_fee(10, 1) == 3  # 2.5 cents, but at least 3
-    assert fees.assignment_fee(30, 1) == 8  # 7.5 rounds half up
-    assert fees.assignment_fee(30, 10) == 14  # 45% of 30 = 13.5
-    assert fees.assignment_fee(100, 1, requires_masters=True) == 30  # 25% + 5%
-    assert fees.bonus_fee(250) == 50
-    assert FeeSchedule(bonus_rate="0.1").bonus_fee(250) == 25  # type: ignore[arg-type]
+    fees = FeeSchedule(base_percent=Decimal(25), minimum_cents=3)
+    assert fees.reward_fee(10, 1) == 3  # 2.5 cents, but at least 3
+    assert fees.reward_fee(30, 1) == 8  # 7.5 rounds half up
+    assert fees.reward_fee(30, 10) == 14  # 45% of 30 = 13.5
+    assert fees.reward_fee(100, 1, masters=True) == 30  # 25% + 5%
+    assert fees.bonus_fee(250) == 63  # 62.5 rounds half up
+    # Masters pay more commission on rewards only, never on bonuses.
+    assert fees.bonus_fee(250, masters=True) == 63
+    assert FeeSchedule(base_percent="10").bonus_fee(250) == 25  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"base_percent": 0.2},
+        {"masters_percent": Decimal(-1)},
+        {"large_hit_percent": "lots"},
+        {"large_hit_percent": "NaN"},
+        {"minimum_cents": -1},
+        {"large_hit_assignments": 0},
+    ],
+)
+def test_fee_schedules_refuse_inexact_or_negative_rates(
+    settings: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigError):
+        FeeSchedule(**settings)
+
+
+def test_the_endpoint_and_the_pipeline_share_one_fee_schedule() -> None:
+    from crowd_bridge import money
+
+    assert FeeSchedule is money.FeeSchedule
+    assert isinstance(EndpointConfig().fees, money.FeeSchedule)
 
 
 def test_insufficient_funds() -> None:
@@ -195,18 +229,71 @@ def test_insufficient_funds() -> None:
         hit_id = client.create_hit(**hit_args(Reward="0.30", MaxAssignments=2))["HIT"][
             "HITId"
         ]
+        # Two assignments' worth (72 cents) is held until they are reviewed.
+        balance = client.get_account_balance()
+        assert (balance["AvailableBalance"], balance["OnHoldBalance"]) == (
+            "0.28",
+            "0.72",
+        )
+        failure = error_of(
+            client.create_hit, **hit_args(Reward="0.25", MaxAssignments=1)
+        )
+        assert failure["code"] == "AWS.MechanicalTurk.InsufficientFunds"
+        assert "available balance is $0.28" in failure["message"]
+
         assignment_id = submit_as(endpoint.url, hit_id, "AWORKER1", {"item-X1": "0"})
         client.approve_assignment(AssignmentId=assignment_id)
-        assert client.get_account_balance()["AvailableBalance"] == "0.64"
+        assert balance_cents(client) == 28
+        assert balance_cents(client, "OnHoldBalance") == 36
+        assert account_cents(endpoint) == 64
         failure = error_of(
             client.send_bonus,
             WorkerId="AWORKER1",
-            BonusAmount="0.60",
+            BonusAmount="0.30",
             AssignmentId=assignment_id,
-            Reason="More than the balance",
+            Reason="More than what is available",
         )
         assert failure["code"] == "AWS.MechanicalTurk.InsufficientFunds"
-        assert client.get_account_balance()["AvailableBalance"] == "0.64"
+        assert account_cents(endpoint) == 64
+
+
+def test_holds_follow_the_outstanding_assignments(
+    endpoint: RunningEndpoint, client: Any
+) -> None:
+    start = balance_cents(client)
+    hit_id = client.create_hit(
+        **hit_args(Reward="0.20", MaxAssignments=3, LifetimeInSeconds=3600)
+    )["HIT"]["HITId"]
+    # 20 cents and a 4 cent fee for each of three assignments.
+    assert balance_cents(client) == start - 72
+    assert balance_cents(client, "OnHoldBalance") == 72
+
+    first = submit_as(endpoint.url, hit_id, "AWORKER1", {"item-X1": "0"})
+    second = submit_as(endpoint.url, hit_id, "AWORKER2", {"item-X1": "1"})
+    client.approve_assignment(AssignmentId=first)
+    # Approval pays out of the hold: nothing more leaves the available balance.
+    assert balance_cents(client) == start - 72
+    assert balance_cents(client, "OnHoldBalance") == 48
+    client.reject_assignment(AssignmentId=second, RequesterFeedback="Wrong")
+    assert balance_cents(client) == start - 48
+
+    # The third slot is released when the HIT expires unfilled.
+    endpoint.advance(3600)
+    assert balance_cents(client) == start - 24
+    assert balance_cents(client, "OnHoldBalance") == 0
+
+    # Reopening the HIT holds its open slot again; an override is paid from
+    # what is available.
+    later = START_EPOCH + 7200
+    client.update_expiration_for_hit(HITId=hit_id, ExpireAt=later)
+    assert balance_cents(client, "OnHoldBalance") == 24
+    assert balance_cents(client) == start - 48
+    client.approve_assignment(AssignmentId=second, OverrideRejection=True)
+    assert balance_cents(client) == start - 72
+    client.update_expiration_for_hit(HITId=hit_id, ExpireAt=START_EPOCH)
+    client.delete_hit(HITId=hit_id)
+    assert balance_cents(client) == start - 48
+    assert account_cents(endpoint) == start - 48
 
 
 def test_masters_hits_pay_the_masters_fee(
@@ -224,7 +311,16 @@ def test_masters_hits_pay_the_masters_fee(
     )
     assert refused.status_code == 409
     assignment_id = submit_as(endpoint.url, hit_id, "AMASTER", {"item-X1": "1"})
-    before = balance_cents(client)
+    before = account_cents(endpoint)
     client.approve_assignment(AssignmentId=assignment_id)
     # $1.00 reward, 20% fee and 5% for Masters.
-    assert balance_cents(client) == before - 125
+    assert account_cents(endpoint) == before - 125
+
+    client.send_bonus(
+        WorkerId="AMASTER",
+        BonusAmount="1.00",
+        AssignmentId=assignment_id,
+        Reason="Careful work",
+    )
+    # A bonus pays the base 20% even on a Masters HIT.
+    assert account_cents(endpoint) == before - 125 - 120

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from endpoint_helpers import hit_args, make_client, question
+from endpoint_helpers import hit_args, make_client, question, signed_post
 
 from crowd_bridge.endpoint import RunningEndpoint
 
@@ -138,12 +138,12 @@ def test_foreign_pagination_token(client: Any) -> None:
     refused(client.list_hits, NextToken="garbage")
 
 
-def test_unimplemented_and_unknown_operations(endpoint: RunningEndpoint) -> None:
+def test_file_uploads_and_unknown_operations(endpoint: RunningEndpoint) -> None:
     client = make_client(endpoint.url)
     response = refused(
         client.get_file_upload_url, AssignmentId="A1", QuestionIdentifier="q"
     )
-    assert response["TurkErrorCode"] == "AWS.MechanicalTurk.OperationNotSupported"
+    assert response["TurkErrorCode"] == "AWS.MechanicalTurk.AssignmentDoesNotExist"
 
     reply = httpx.post(
         endpoint.url,
@@ -164,5 +164,23 @@ def test_raw_http_garbage_is_a_request_error(endpoint: RunningEndpoint) -> None:
     unsigned = httpx.post(
         endpoint.url, headers={"X-Amz-Target": f"{TARGET}.ListHITs"}, content=b"{}"
     )
-    assert unsigned.status_code == 400
-    assert unsigned.json()["TurkErrorCode"] == "AWS.NotAuthorized"
+    assert unsigned.status_code == 403
+    assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_times_must_be_finite(endpoint: RunningEndpoint, client: Any) -> None:
+    hit_id = client.create_hit(**hit_args())["HIT"]["HITId"]
+    for expire_at in ("NaN", "Infinity", "1e300"):
+        body = f'{{"HITId": "{hit_id}", "ExpireAt": {expire_at}}}'.encode()
+        reply = signed_post(endpoint.url, "UpdateExpirationForHIT", body)
+        assert reply.status_code == 400, expire_at
+        assert reply.json()["__type"] == "RequestError"
+    assert client.get_hit(HITId=hit_id)["HIT"]["HITStatus"] == "Assignable"
+
+
+def test_oversized_form_posts_are_refused(endpoint: RunningEndpoint) -> None:
+    reply = httpx.post(
+        f"{endpoint.url}/mturk/externalSubmit",
+        content=b"assignmentId=A&comments=" + b"x" * (3 * 1024 * 1024),
+    )
+    assert reply.status_code == 413

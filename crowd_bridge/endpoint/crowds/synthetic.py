@@ -37,7 +37,13 @@ class SyntheticSpec:
 
     ``confusion`` (true label -> answer -> weight), when given, replaces the
     ``accuracy`` range for honest workers. Shares are fractions of
-    ``workers``.
+    ``workers``. ``seed``, when set, fixes who the workers are, the latent
+    truth and the crowd's draws whatever seed the endpoint runs with (HIT
+    ids, and so which worker takes which HIT, still follow the endpoint's
+    seed); unset, the crowd follows the endpoint's seed. The same spec and
+    endpoint seed always repeat a run exactly. In YAML the arrival rate
+    may also be written ``arrival_mean_minutes`` or ``arrivals_per_hour``
+    (per open assignment); see ``examples/crowds/synthetic_demo.yaml``.
     """
 
     workers: int = 50
@@ -53,6 +59,7 @@ class SyntheticSpec:
     locales: dict[str, float] = field(
         default_factory=lambda: {"US": 0.7, "IN": 0.2, "GB": 0.1}
     )
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -62,6 +69,12 @@ class SyntheticSpec:
         low, high = self.accuracy
         if not 0 <= low <= high <= 1:
             raise ConfigError(f"The accuracy range {self.accuracy} is not within 0..1.")
+        for truth, row in (self.confusion or {}).items():
+            if not row or min(row.values()) < 0 or sum(row.values()) <= 0:
+                raise ConfigError(
+                    f"The confusion row for true label {truth!r} needs weights "
+                    ">= 0 that are not all zero."
+                )
         shares = self.spammers + self.constant_spammers + self.adversaries
         if (
             min(self.spammers, self.constant_spammers, self.adversaries) < 0
@@ -76,12 +89,18 @@ class SyntheticSpec:
         data = dict(data)
         if "arrival_mean_minutes" in data:
             data["arrival_mean_s"] = float(data.pop("arrival_mean_minutes")) * 60
+        if "arrivals_per_hour" in data:
+            rate = float(data.pop("arrivals_per_hour"))
+            if rate <= 0:
+                raise ConfigError("arrivals_per_hour must be positive.")
+            data["arrival_mean_s"] = 3600.0 / rate
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(
                 f"Unknown synthetic crowd settings: {', '.join(unknown)}; known "
-                f"settings are {', '.join(sorted(known))} and arrival_mean_minutes."
+                f"settings are {', '.join(sorted(known))}, arrival_mean_minutes "
+                "and arrivals_per_hour."
             )
         if "accuracy" in data:
             data["accuracy"] = tuple(data["accuracy"])
@@ -89,6 +108,14 @@ class SyntheticSpec:
             data["class_priors"] = {
                 str(k): float(v) for k, v in data["class_priors"].items()
             }
+        if data.get("confusion") is not None:
+            # YAML reads labels 0 and 1 as numbers; forms carry them as text.
+            data["confusion"] = {
+                str(truth): {str(k): float(v) for k, v in row.items()}
+                for truth, row in data["confusion"].items()
+            }
+        if "locales" in data:
+            data["locales"] = {str(k): float(v) for k, v in data["locales"].items()}
         return cls(**data)
 
     @classmethod
@@ -130,6 +157,7 @@ class SyntheticCrowd(ScheduledCrowd):
         self._arrivals: dict[str, int] = {}
 
     def attach(self, market: Marketplace, seed: int) -> None:
+        seed = seed if self.spec.seed is None else self.spec.seed
         self.seed = seed
         self._draw_members()
         super().attach(market, seed)
