@@ -253,10 +253,27 @@ def _print_summary(summary: dict) -> None:
         console.print(table)
 
 
+StateTarget = Annotated[
+    str,
+    typer.Option(
+        "--state", help="The endpoint's state: a SQLite file or a SQLAlchemy URL."
+    ),
+]
+
+
 @endpoint_app.command("serve")
 def endpoint_serve(
     host: str = "127.0.0.1",
     port: int = 8443,
+    state: Annotated[
+        str | None,
+        typer.Option(
+            "--state", help="State: a SQLite file or a SQLAlchemy URL (PostgreSQL)."
+        ),
+    ] = None,
+    auth: Annotated[
+        str, typer.Option(help="sigv4 (keys from add-requester), or open for trials.")
+    ] = "sigv4",
     clock: Annotated[
         str, typer.Option(help="real, or virtual for simulations.")
     ] = "real",
@@ -266,19 +283,72 @@ def endpoint_serve(
             help="Simulated crowd: replay:ANSWERS.csv or synthetic:SPEC.yaml."
         ),
     ] = None,
-    state: Annotated[
-        str | None, typer.Option(help="Where the endpoint keeps its state.")
+    faults: Annotated[
+        str | None,
+        typer.Option(help="Injected failures, e.g. throttle=0.1,fault=0.02,lost=0.01."),
     ] = None,
+    sqs_endpoint_url: Annotated[
+        str | None, typer.Option(help="Where SQS notifications go (default: AWS).")
+    ] = None,
+    sns_endpoint_url: Annotated[
+        str | None, typer.Option(help="Where SNS notifications go (default: AWS).")
+    ] = None,
+    notify_region: str = "us-east-1",
     seed: int = 0,
     verbose: Verbose = False,
 ) -> None:
     """Serve the MTurk-compatible Requester API."""
     _logging(verbose)
+    from crowd_bridge.endpoint.notifications import NotifyConfig
     from crowd_bridge.endpoint.server import EndpointConfig, serve
 
-    config = EndpointConfig(clock=clock, crowd=crowd, seed=seed, state_path=state)
-    console.print(f"MTurk-compatible endpoint on http://{host}:{port}")
+    if clock not in ("real", "virtual") or auth not in ("sigv4", "open"):
+        _fail(CrowdBridgeError("--clock takes real or virtual; --auth sigv4 or open."))
+    url_given = state is not None and "://" in state
+    config = EndpointConfig(
+        clock=clock,  # type: ignore[arg-type]
+        crowd=crowd,
+        seed=seed,
+        state_path=None if url_given else state,
+        state_url=state if url_given else None,
+        auth=auth,  # type: ignore[arg-type]
+        faults=faults,
+        notifications=NotifyConfig(
+            region=notify_region,
+            sqs_endpoint_url=sqs_endpoint_url,
+            sns_endpoint_url=sns_endpoint_url,
+        ),
+    )
+    console.print(f"MTurk-compatible endpoint on http://{host}:{port} ({auth})")
     serve(config, host=host, port=port)
+
+
+@endpoint_app.command("add-requester")
+def endpoint_add_requester(name: str, state: StateTarget) -> None:
+    """Issue an access key for a requester; the secret is shown only now."""
+    from crowd_bridge.endpoint.server import add_requester
+
+    try:
+        key_id, secret = add_requester(state, name)
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print(f"requester {name}")
+    console.print(f"aws_access_key_id     = {key_id}")
+    console.print(f"aws_secret_access_key = {secret}")
+    console.print("Keep the secret now: it is not shown again.")
+
+
+@endpoint_app.command("requesters")
+def endpoint_requesters(state: StateTarget) -> None:
+    """List the requesters an endpoint knows (never their secrets)."""
+    from crowd_bridge.endpoint.server import list_requesters
+
+    table = Table("name", "access key id", "created")
+    for requester in list_requesters(state):
+        table.add_row(
+            requester["name"], requester["access_key_id"], str(requester["created"])
+        )
+    console.print(table)
 
 
 @labels_app.command("aggregate")
