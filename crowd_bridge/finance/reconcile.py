@@ -55,14 +55,17 @@ _FEE_OF = {"reward": "reward_fee", "bonus": "bonus_fee"}
 class ReconcileReport:
     """Every difference found; none means ledger, state and endpoint agree.
 
-    ``balance_cents`` is the endpoint's available balance and ``pending_cents``
-    what submitted work and decided bonuses will still cost (reward plus fee),
-    so a reader sees at once whether workers can be paid on time.
+    ``balance_cents`` is the endpoint's available balance, ``on_hold_cents``
+    what it already holds for published assignments (MTurk's assignment
+    liability), and ``pending_cents`` what submitted work and decided bonuses
+    will still cost (reward plus fee), so a reader sees at once whether
+    workers can be paid on time.
     """
 
     campaign: str | None
     balance_cents: int
     pending_cents: int
+    on_hold_cents: int = 0
     hits_checked: int = 0
     assignments_checked: int = 0
     bonuses_checked: int = 0
@@ -75,7 +78,7 @@ class ReconcileReport:
     @property
     def balance_short_cents(self) -> int:
         """How much the balance falls short of pending liabilities (0 if none)."""
-        return max(0, self.pending_cents - self.balance_cents)
+        return max(0, self.pending_cents - self.balance_cents - self.on_hold_cents)
 
     def by_kind(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
@@ -89,6 +92,7 @@ class ReconcileReport:
             "consistent": self.consistent,
             "balance_cents": self.balance_cents,
             "pending_cents": self.pending_cents,
+            "on_hold_cents": self.on_hold_cents,
             "balance_short_cents": self.balance_short_cents,
             "hits_checked": self.hits_checked,
             "assignments_checked": self.assignments_checked,
@@ -135,10 +139,12 @@ def reconcile(
     """
     ours = _load(engine, campaign)
     pending = finance_report(engine, campaign).totals.pending_cents
+    available, on_hold = client.account_balances_cents()
     report = ReconcileReport(
         campaign=campaign,
-        balance_cents=client.account_balance_cents(),
+        balance_cents=available,
         pending_cents=pending,
+        on_hold_cents=on_hold,
     )
     theirs_status = _check_assignments(client, ours, report)
     _check_rewards(ours, theirs_status, report)

@@ -162,9 +162,22 @@ class MTurkClient:
         )
 
     def account_balance_cents(self) -> int:
+        """The available balance, in cents."""
+        return self.account_balances_cents()[0]
+
+    def account_balances_cents(self) -> tuple[int, int]:
+        """Available and on-hold balance, in cents."""
         response = self.call("GetAccountBalance")
-        dollars, _, cents = response["AvailableBalance"].partition(".")
-        return int(dollars) * 100 + int((cents + "00")[:2])
+        return (
+            cents_of(response["AvailableBalance"]),
+            cents_of(response.get("OnHoldBalance") or "0"),
+        )
+
+
+def cents_of(amount: str) -> int:
+    """Cents of an amount the API wrote as dollars ("12.3", "4", "0.05")."""
+    dollars, _, cents = amount.partition(".")
+    return int(dollars or 0) * 100 + int((cents + "00")[:2])
 
 
 def _translate(operation: str, error: ClientError) -> MTurkError:

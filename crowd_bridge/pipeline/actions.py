@@ -24,6 +24,7 @@ from crowd_bridge.errors import (
     MTurkError,
     StateError,
 )
+from crowd_bridge.mturk.client import cents_of
 from crowd_bridge.pipeline.context import CampaignContext
 
 logger = logging.getLogger(__name__)
@@ -358,9 +359,7 @@ def _bonus_was_paid(ctx: CampaignContext, action: Action) -> bool:
     """Whether the endpoint lists this bonus; MTurk forgets tokens after 24 h."""
     assert action.assignment_id is not None
     for payment in ctx.client.list_bonus_payments(action.assignment_id):
-        amount = payment.get("BonusAmount", "")
-        dollars, _, cents = amount.partition(".")
-        paid = int(dollars or 0) * 100 + int((cents + "00")[:2])
+        paid = cents_of(payment.get("BonusAmount", "0"))
         if (
             payment.get("WorkerId") == action.worker_id
             and paid == action.amount_cents
