@@ -41,7 +41,15 @@ lint: $(STAMP)
 
 bench: bench-quality bench-endpoint
 
-bench-quality: $(STAMP)
+# crowd-kit and cleanlab are baselines only: they live in their own venv
+# because crowd-kit 1.4.2 needs a scikit-learn older than 1.6.
+BENCH_VENV := .bench-venv
+$(BENCH_VENV)/.installed:
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q crowd-kit==1.4.2 'scikit-learn<1.6' cleanlab
+	touch $@
+
+bench-quality: $(STAMP) $(BENCH_VENV)/.installed
 	$(PY) benchmarks/quality.py
 
 bench-endpoint: $(STAMP)

@@ -23,11 +23,13 @@ app = typer.Typer(
 campaign_app = typer.Typer(help="Check, preview and register campaign files.")
 endpoint_app = typer.Typer(help="The bundled MTurk-compatible endpoint.")
 labels_app = typer.Typer(help="Aggregate answers into labels.")
+review_app = typer.Typer(help="Decisions on workers' assignments.")
 finance_app = typer.Typer(help="What was paid, what is owed, and checks against it.")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(endpoint_app, name="endpoint")
 app.add_typer(labels_app, name="labels")
 app.add_typer(finance_app, name="finance")
+app.add_typer(review_app, name="review")
 
 console = Console()
 errors = Console(stderr=True)
@@ -455,6 +457,41 @@ def finance_serve(host: str = "127.0.0.1", port: int = 8020) -> None:
 
     console.print(f"finance pages on http://{host}:{port}")
     serve_finance(_state_engine(), host=host, port=port)
+
+
+@review_app.command("override")
+def review_override(
+    file: Path,
+    assignment_id: str,
+    reason: Annotated[str, typer.Option(help="What the worker reads.")],
+    verbose: Verbose = False,
+) -> None:
+    """Approve and pay a rejected assignment after all (within 30 days)."""
+    _logging(verbose)
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.mturk.client import MTurkClient
+    from crowd_bridge.pipeline.actions import execute_actions, override_rejection
+    from crowd_bridge.pipeline.context import CampaignContext, clock_for
+    from crowd_bridge.settings import Settings
+
+    try:
+        campaign = load_campaign(file)
+        settings = Settings.from_env(endpoint_url=campaign.config.endpoint_url)
+        ctx = CampaignContext(
+            campaign,
+            _state_engine(),
+            MTurkClient(settings),
+            settings,
+            clock=clock_for(settings),
+        )
+        override_rejection(ctx, assignment_id, reason)
+        report = execute_actions(ctx)
+    except CrowdBridgeError as error:
+        _fail(error)
+    if report.done.get("override"):
+        console.print(f"assignment {assignment_id} approved and paid")
+    else:
+        console.print(f"override of {assignment_id} recorded; it is retried next run")
 
 
 @app.command("status")

@@ -82,6 +82,19 @@ def test_hits_short_of_gold_get_gold_from_the_pool(campaign_dir: Path) -> None:
     [
         ({"reward": "-0.50"}, "field 'reward'"),
         ({"reward": "0.9752"}, "at most two decimals"),
+        (
+            {
+                "review__bonus_tiers": [
+                    {
+                        "name": "top",
+                        "min_gold_accuracy": 0.9,
+                        "min_gold_answers": 5,
+                        "amount": "0.9752",
+                    }
+                ]
+            },
+            "review.bonus_tiers.top': '0.9752' is not a dollar amount",
+        ),
         ({"template": "nope.html.j2"}, "no template 'nope.html.j2'"),
         ({"items__id_column": "missing_column"}, "lacks column(s) missing_column"),
         ({"assignments_per_hit": None}, "field 'assignments_per_hit': is required"),
