@@ -38,6 +38,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check crowd_bridge tests benchmarks
 	$(VENV)/bin/ruff format --check crowd_bridge tests benchmarks
+	$(VENV)/bin/mypy crowd_bridge
 
 bench: bench-quality bench-endpoint
 

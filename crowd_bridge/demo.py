@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crowd_bridge.campaign import load_campaign
 from crowd_bridge.db.models import Action, Answer, Assignment, Hit, LedgerEntry
@@ -122,13 +122,13 @@ def run_demo(
     return DemoResult(summary, summary_path)
 
 
-def _count(ctx: CampaignContext, table: type) -> int:
+def _count(ctx: CampaignContext, table: type[Hit | Assignment | Answer]) -> int:
     with session_scope(ctx.engine) as session:
         return int(
             session.exec(
                 select(func.count())
                 .select_from(table)
-                .where(table.campaign_id == ctx.campaign_id)  # type: ignore[attr-defined]
+                .where(col(table.campaign_id) == ctx.campaign_id)
             ).one()
         )
 
@@ -145,14 +145,14 @@ def _summary(
             session.exec(
                 select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
                 .where(LedgerEntry.campaign_id == ctx.campaign_id)
-                .group_by(LedgerEntry.kind)
+                .group_by(col(LedgerEntry.kind))
             ).all()
         )
         actions = dict(
             session.exec(
                 select(Action.kind, func.count())
                 .where(Action.campaign_id == ctx.campaign_id, Action.state == "done")
-                .group_by(Action.kind)
+                .group_by(col(Action.kind))
             ).all()
         )
         workers = session.exec(

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crowd_bridge.campaign import Campaign
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
@@ -40,7 +40,7 @@ def campaign_status(
         ledger = session.exec(
             select(LedgerEntry.kind, func.sum(LedgerEntry.amount_cents))
             .where(LedgerEntry.campaign_id == campaign.name)
-            .group_by(LedgerEntry.kind)
+            .group_by(col(LedgerEntry.kind))
         ).all()
         budget = budget_state(
             session,

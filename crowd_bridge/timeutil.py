@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import overload
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
 
 
 def as_utc(value: datetime | None) -> datetime | None:

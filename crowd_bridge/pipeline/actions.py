@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry, utcnow
 from crowd_bridge.db.session import session_scope
@@ -53,9 +53,9 @@ def execute_actions(ctx: CampaignContext) -> ActionReport:
             select(Action)
             .where(
                 Action.campaign_id == ctx.campaign_id,
-                Action.state.in_(("intended", "sent")),  # type: ignore[attr-defined]
+                col(Action.state).in_(("intended", "sent")),
             )
-            .order_by(Action.id)  # type: ignore[arg-type]
+            .order_by(col(Action.id))
         ).all()
     pending = sorted(pending, key=lambda action: ORDER.index(action.kind))
     handlers: dict[str, Callable[[CampaignContext, Action], bool]] = {
@@ -143,13 +143,14 @@ def _finish(
             if assignment is not None:
                 assignment.status = assignment_status
                 session.add(assignment)
+        assert action.id is not None
         for kind, cents in ledger:
             session.add(
                 LedgerEntry(
                     campaign_id=ctx.campaign_id,
                     kind=kind,
                     amount_cents=cents,
-                    action_id=action.id,  # type: ignore[arg-type]
+                    action_id=action.id,
                     hit_pk=action.hit_pk,
                     assignment_id=action.assignment_id,
                     worker_id=action.worker_id,

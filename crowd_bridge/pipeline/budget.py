@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
 
@@ -53,17 +53,18 @@ def budget_state(
         select(Assignment.hit_pk, func.count().label("decided"))
         .where(
             Assignment.campaign_id == campaign_id,
-            Assignment.status.in_(("Approved", "Rejected")),  # type: ignore[attr-defined]
+            col(Assignment.status).in_(("Approved", "Rejected")),
         )
-        .group_by(Assignment.hit_pk)
+        .group_by(col(Assignment.hit_pk))
         .subquery()
     )
     rows = session.exec(
         select(Hit.max_assignments, Hit.status, func.coalesce(decided.c.decided, 0))
         .outerjoin(decided, decided.c.hit_pk == Hit.id)
         .where(
-            Hit.campaign_id == campaign_id, Hit.status.in_(("publishing", "published"))
-        )  # type: ignore[attr-defined]
+            Hit.campaign_id == campaign_id,
+            col(Hit.status).in_(("publishing", "published")),
+        )
     ).all()
     open_slots = sum(max(0, maximum - done) for maximum, _status, done in rows)
 
@@ -71,7 +72,7 @@ def budget_state(
         select(Action.amount_cents).where(
             Action.campaign_id == campaign_id,
             Action.kind == "bonus",
-            Action.state.in_(("intended", "sent")),  # type: ignore[attr-defined]
+            col(Action.state).in_(("intended", "sent")),
         )
     ).all()
     bonus_reserve = sum(cents + bonus_fee(cents) for cents in pending_bonuses if cents)

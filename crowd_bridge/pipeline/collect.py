@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crowd_bridge.db.models import Action, Answer, Assignment, Hit, HitItem, Item
 from crowd_bridge.db.session import session_scope
@@ -49,11 +49,11 @@ def collect(ctx: CampaignContext) -> CollectReport:
                 )
             )
         }
-        known = dict(
+        known: dict[int | None, int] = dict(
             session.exec(
                 select(Assignment.hit_pk, func.count())
                 .where(Assignment.campaign_id == ctx.campaign_id)
-                .group_by(Assignment.hit_pk)
+                .group_by(col(Assignment.hit_pk))
             ).all()
         )
     if not hits:
@@ -101,7 +101,7 @@ def _needs_status_refresh(ctx: CampaignContext, hit_pk: int | None) -> bool:
             select(func.count()).where(
                 Assignment.hit_pk == hit_pk,
                 Assignment.status == "Submitted",
-                Assignment.decision.is_(None),  # type: ignore[union-attr]
+                col(Assignment.decision).is_(None),
             )
         ).one()
     return bool(waiting) and _past_auto_approval(ctx, hit_pk)
@@ -128,7 +128,7 @@ def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
             item_id: pk
             for item_id, pk in session.exec(
                 select(Item.item_id, Item.id)
-                .join(HitItem, HitItem.item_pk == Item.id)  # type: ignore[arg-type]
+                .join(HitItem, col(HitItem.item_pk) == col(Item.id))
                 .where(HitItem.hit_id == hit.id)
             ).all()
         }
@@ -142,9 +142,10 @@ def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
                     session.add(stored)
                     report.status_changes += 1
                 continue
+            assert hit.id is not None
             assignment = Assignment(
                 id=remote["AssignmentId"],
-                hit_pk=hit.id,  # type: ignore[arg-type]
+                hit_pk=hit.id,
                 campaign_id=ctx.campaign_id,
                 worker_id=remote["WorkerId"],
                 status=remote["AssignmentStatus"],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crowd_bridge.db.models import Action, Assignment, Hit
 from crowd_bridge.db.session import session_scope
@@ -76,7 +76,7 @@ def hit_counts(ctx: CampaignContext) -> dict[str, int]:
         rows = session.exec(
             select(Hit.status, func.count())
             .where(Hit.campaign_id == ctx.campaign_id)
-            .group_by(Hit.status)
+            .group_by(col(Hit.status))
         ).all()
     return {status: count for status, count in rows}
 
@@ -106,12 +106,12 @@ def work_is_in(ctx: CampaignContext) -> bool:
     )
 
 
-def _submitted_by_hit(ctx: CampaignContext) -> dict[int, int]:
+def _submitted_by_hit(ctx: CampaignContext) -> dict[int | None, int]:
     with session_scope(ctx.engine) as session:
         rows = session.exec(
             select(Assignment.hit_pk, func.count())
             .where(Assignment.campaign_id == ctx.campaign_id)
-            .group_by(Assignment.hit_pk)
+            .group_by(col(Assignment.hit_pk))
         ).all()
     return {hit_pk: count for hit_pk, count in rows}
 
@@ -125,7 +125,7 @@ def campaign_complete(ctx: CampaignContext) -> bool:
         pending = session.exec(
             select(func.count()).where(
                 Action.campaign_id == ctx.campaign_id,
-                Action.state.in_(("intended", "sent")),  # type: ignore[attr-defined]
+                col(Action.state).in_(("intended", "sent")),
             )
         ).one()
     return pending == 0

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crowd_bridge import __version__
 from crowd_bridge.db.models import Campaign as CampaignRow
@@ -61,7 +61,7 @@ def export_labels(ctx: CampaignContext, labels: pd.DataFrame, method: str) -> Sn
         latest = session.exec(
             select(LabelSnapshot)
             .where(LabelSnapshot.campaign_id == ctx.campaign_id)
-            .order_by(LabelSnapshot.version.desc())  # type: ignore[attr-defined]
+            .order_by(col(LabelSnapshot.version).desc())
         ).first()
         if (
             latest is not None
@@ -77,7 +77,9 @@ def export_labels(ctx: CampaignContext, labels: pd.DataFrame, method: str) -> Sn
             ).one()
             + 1
         )
-        config_digest = session.get(CampaignRow, ctx.campaign_id).config_sha256  # type: ignore[union-attr]
+        campaign_row = session.get(CampaignRow, ctx.campaign_id)
+        assert campaign_row is not None
+        config_digest = campaign_row.config_sha256
 
     target = campaign_dir / f"v{version:04d}"
     campaign_dir.mkdir(parents=True, exist_ok=True)

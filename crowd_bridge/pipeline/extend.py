@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from crowd_bridge.aggregation.dawid_skene import DawidSkene
 from crowd_bridge.db.models import Action, Assignment, Hit, HitItem, Item
@@ -63,24 +63,24 @@ def request_more_work(ctx: CampaignContext) -> int:
             .where(CampaignRow.id == ctx.campaign_id)
             .with_for_update()
         ).one()
-        submitted = dict(
+        submitted: dict[int | None, int] = dict(
             session.exec(
                 select(Assignment.hit_pk, func.count())
                 .where(Assignment.campaign_id == ctx.campaign_id)
-                .group_by(Assignment.hit_pk)
+                .group_by(col(Assignment.hit_pk))
             ).all()
         )
-        items_by_hit: dict[int, list[str]] = defaultdict(list)
+        items_by_hit: dict[int | None, list[str]] = defaultdict(list)
         for hit_pk, item_id in session.exec(
             select(HitItem.hit_id, Item.item_id)
-            .join(Item, Item.id == HitItem.item_pk)  # type: ignore[arg-type]
-            .where(Item.campaign_id == ctx.campaign_id, ~Item.is_gold)  # type: ignore[arg-type]
+            .join(Item, col(Item.id) == col(HitItem.item_pk))
+            .where(Item.campaign_id == ctx.campaign_id, col(Item.is_gold).is_(False))
         ).all():
             items_by_hit[hit_pk].append(item_id)
         candidates = session.exec(
             select(Hit).where(
                 Hit.campaign_id == ctx.campaign_id,
-                Hit.status.in_(("published", "done")),  # type: ignore[attr-defined]
+                col(Hit.status).in_(("published", "done")),
                 Hit.max_assignments < ceiling,
             )
         ).all()
@@ -99,7 +99,7 @@ def request_more_work(ctx: CampaignContext) -> int:
                 continue
             doubtful = [
                 item_id
-                for item_id in items_by_hit.get(hit.id, [])  # type: ignore[arg-type]
+                for item_id in items_by_hit.get(hit.id, [])
                 if confidence.get(item_id, 0.0) < threshold
             ]
             if not doubtful:

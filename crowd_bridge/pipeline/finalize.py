@@ -14,7 +14,8 @@ import logging
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlmodel import select
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
 
 from crowd_bridge.aggregation.dawid_skene import DawidSkene
 from crowd_bridge.aggregation.majority import MajorityVote
@@ -39,18 +40,19 @@ class FinalReport:
 def answers_frame(ctx: CampaignContext) -> pd.DataFrame:
     """Answers of every assignment that was not rejected, one row each."""
     with session_scope(ctx.engine) as session:
-        rows = session.exec(
-            select(
-                Item.item_id,
-                Answer.worker_id,
-                Answer.value,
-                Answer.assignment_id,
-                Assignment.work_time_seconds,
+        rows = session.execute(
+            sa_select(
+                col(Item.item_id),
+                col(Answer.worker_id),
+                col(Answer.value),
+                col(Answer.assignment_id),
+                col(Assignment.work_time_seconds),
             )
-            .join(Item, Item.id == Answer.item_pk)  # type: ignore[arg-type]
-            .join(Assignment, Assignment.id == Answer.assignment_id)  # type: ignore[arg-type]
+            .join(Item, col(Item.id) == col(Answer.item_pk))
+            .join(Assignment, col(Assignment.id) == col(Answer.assignment_id))
             .where(
-                Answer.campaign_id == ctx.campaign_id, Assignment.status != "Rejected"
+                col(Answer.campaign_id) == ctx.campaign_id,
+                col(Assignment.status) != "Rejected",
             )
         ).all()
     return pd.DataFrame(

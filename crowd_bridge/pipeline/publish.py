@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crowd_bridge.db.models import Campaign as CampaignRow
 from crowd_bridge.db.models import Hit, HitItem, Item
@@ -48,9 +48,9 @@ def publish(ctx: CampaignContext, *, limit: int | None = None) -> PublishReport:
         planned = session.exec(
             select(Hit.id)
             .where(Hit.campaign_id == ctx.campaign_id, Hit.status == "planned")
-            .order_by(Hit.sequence)  # type: ignore[arg-type]
+            .order_by(col(Hit.sequence))
         ).all()
-    for count, hit_pk in enumerate(planned):
+    for count, hit_pk in enumerate(pk for pk in planned if pk is not None):
         if limit is not None and report.published >= limit:
             report.remaining = len(planned) - count
             break
@@ -138,9 +138,9 @@ def _create(ctx: CampaignContext, hit_pk: int) -> None:
 def _create_params(ctx: CampaignContext, session: Session, hit: Hit) -> dict[str, Any]:
     items = session.exec(
         select(Item)
-        .join(HitItem, HitItem.item_pk == Item.id)  # type: ignore[arg-type]
+        .join(HitItem, col(HitItem.item_pk) == col(Item.id))
         .where(HitItem.hit_id == hit.id)
-        .order_by(HitItem.position)  # type: ignore[arg-type]
+        .order_by(col(HitItem.position))
     ).all()
     rendered = [
         RenderedItem(item.item_id, json.loads(item.fields_json)) for item in items
@@ -192,9 +192,10 @@ def _recover_unconfirmed(ctx: CampaignContext, report: PublishReport) -> None:
         return
     existing = _annotations(ctx)
     for hit in stuck:
+        assert hit.id is not None
         found = existing.get(hit.request_token)
         if found is not None:
-            _confirm(ctx, hit.id, found)  # type: ignore[arg-type]
+            _confirm(ctx, hit.id, found)
             logger.info(
                 "HIT %s (token %s) was created before a crash; recorded it",
                 found["HITId"],
@@ -202,7 +203,7 @@ def _recover_unconfirmed(ctx: CampaignContext, report: PublishReport) -> None:
             )
         else:
             try:
-                _create(ctx, hit.id)  # type: ignore[arg-type]
+                _create(ctx, hit.id)
             except MTurkError:
                 logger.exception(
                     "HIT with token %s could not be created", hit.request_token

@@ -59,7 +59,7 @@ def register_campaign(engine: Engine, campaign: Campaign) -> bool:
         ]
         session.add_all(rows)
         session.flush()
-        pk_by_id = {row.item_id: row.id for row in rows}
+        pk_by_id = {row.item_id: int(row.id or 0) for row in rows}
 
         plan = plan_hits(campaign)
         for sequence, item_ids in enumerate(plan, start=1):
@@ -72,6 +72,7 @@ def register_campaign(engine: Engine, campaign: Campaign) -> bool:
             )
             session.add(hit)
             session.flush()
+            assert hit.id is not None
             session.add_all(
                 HitItem(hit_id=hit.id, item_pk=pk_by_id[item_id], position=position)
                 for position, item_id in enumerate(item_ids)

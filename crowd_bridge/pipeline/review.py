@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from scipy.special import betaincinv
-from sqlmodel import Session, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from crowd_bridge.db.models import (
     Action,
@@ -83,16 +84,16 @@ def review(ctx: CampaignContext, *, final: bool = False) -> ReviewReport:
     due_before = now - timedelta(seconds=ctx.campaign.approve_after_seconds)
 
     with session_scope(ctx.engine) as session:
-        rows = session.exec(
-            select(
-                Answer.assignment_id,
-                Answer.worker_id,
-                Answer.value,
-                Item.item_id,
-                Item.gold_label,
+        rows = session.execute(
+            sa_select(
+                col(Answer.assignment_id),
+                col(Answer.worker_id),
+                col(Answer.value),
+                col(Item.item_id),
+                col(Item.gold_label),
             )
-            .join(Item, Item.id == Answer.item_pk)  # type: ignore[arg-type]
-            .where(Answer.campaign_id == ctx.campaign_id, Item.is_gold)
+            .join(Item, col(Item.id) == col(Answer.item_pk))
+            .where(col(Answer.campaign_id) == ctx.campaign_id, col(Item.is_gold))
         ).all()
         worker_gold: dict[str, GoldRecord] = defaultdict(GoldRecord)
         assignment_gold: dict[str, GoldRecord] = defaultdict(GoldRecord)
@@ -109,7 +110,7 @@ def review(ctx: CampaignContext, *, final: bool = False) -> ReviewReport:
             select(Assignment).where(
                 Assignment.campaign_id == ctx.campaign_id,
                 Assignment.status == "Submitted",
-                Assignment.decision.is_(None),  # type: ignore[union-attr]
+                col(Assignment.decision).is_(None),
             )
         ).all()
 
@@ -217,7 +218,7 @@ def _decide_bonuses(
         select(Assignment).where(
             Assignment.campaign_id == ctx.campaign_id,
             Assignment.decision == "approve",
-            Assignment.worker_id.in_(list(earned)),
+            col(Assignment.worker_id).in_(list(earned)),
         )
     ).all()
     added = 0
