@@ -14,7 +14,15 @@ import yaml
 from sqlalchemy import func
 from sqlmodel import select
 
-from crowd_bridge.db.models import Action, Answer, Assignment, Hit, Item, LedgerEntry
+from crowd_bridge.db.models import (
+    Action,
+    Answer,
+    Assignment,
+    Hit,
+    Item,
+    LedgerEntry,
+    WorkerScore,
+)
 from crowd_bridge.db.session import session_scope
 from crowd_bridge.endpoint.server import RunningEndpoint
 from crowd_bridge.mturk.client import MTurkClient
@@ -118,6 +126,14 @@ def test_small_campaign_end_to_end(
     }
     assert dict(zip(gold["item_id"], gold["label"], strict=True)) == campaign_gold
     assert (exported["n_answers"] == 3).all()
+    with session_scope(ctx.engine) as session:
+        scores = session.exec(select(WorkerScore)).all()
+    assert {score.worker_id for score in scores} == workers
+    assert all(score.peer_agreement is not None for score in scores)
+    assert all(
+        score.seconds_per_item and score.seconds_per_item > 0 for score in scores
+    )
+    assert all(score.evidence for score in scores)
     assert final.snapshot.version == 1
     assert (final.snapshot.path / "labels.parquet").is_file()
 

@@ -13,16 +13,18 @@ import json
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 
 from crowd_bridge.aggregation.dawid_skene import DawidSkene
 from crowd_bridge.aggregation.majority import MajorityVote
-from crowd_bridge.db.models import Answer, Assignment, Item
+from crowd_bridge.db.models import Answer, Assignment, Item, WorkerScore
 from crowd_bridge.db.session import session_scope
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.export import Snapshot, export_labels
+from crowd_bridge.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def answers_frame(ctx: CampaignContext) -> pd.DataFrame:
                 col(Assignment.status) != "Rejected",
             )
         ).all()
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         rows,
         columns=[
             "item_id",
@@ -65,6 +67,10 @@ def answers_frame(ctx: CampaignContext) -> pd.DataFrame:
             "work_time_seconds",
         ],
     )
+    # Work time is known per assignment; spread it over the assignment's items.
+    per_assignment = frame.groupby("assignment_id")["item_id"].transform("size")
+    frame["work_time_seconds"] = frame["work_time_seconds"] / per_assignment
+    return frame
 
 
 def item_frame(ctx: CampaignContext) -> pd.DataFrame:
@@ -121,6 +127,7 @@ def finalize(ctx: CampaignContext) -> FinalReport:
     seconds["refined"] = time.perf_counter() - started
     methods["refined"] = refined.labels[["item_id", "label", "confidence"]]
 
+    _store_worker_scores(ctx, refined.workers)
     exported = _with_provenance(ctx, refined.labels, answers, gold)
     snapshot = export_labels(ctx, exported, EXPORTED_METHOD)
     logger.info(
@@ -130,6 +137,31 @@ def finalize(ctx: CampaignContext) -> FinalReport:
         snapshot.version,
     )
     return FinalReport(methods, exported, snapshot, seconds)
+
+
+def _store_worker_scores(ctx: CampaignContext, workers: pd.DataFrame) -> None:
+    """Keep each worker's peer, model and speed scores beside the gold ones."""
+    with session_scope(ctx.engine) as session:
+        for row in workers.itertuples(index=False):
+            key = (ctx.campaign_id, str(row.worker_id))
+            score = session.get(WorkerScore, key) or WorkerScore(
+                campaign_id=key[0], worker_id=key[1]
+            )
+            score.answers = int(row.n_answers)
+            score.peer_agreement = _number(row.peer_accuracy)
+            score.model_agreement = _number(row.model_agreement)
+            score.seconds_per_item = _number(row.seconds_per_answer)
+            flagged = bool(row.constant or row.random or row.adversarial)
+            if score.verdict != "blocked" and (flagged or row.copied_from):
+                score.verdict = "flagged"
+            score.evidence = str(row.evidence)
+            score.updated_at = utcnow()
+            session.add(score)
+
+
+def _number(value: object) -> float | None:
+    number = float(value)  # type: ignore[arg-type]
+    return None if np.isnan(number) else number
 
 
 def _with_provenance(
