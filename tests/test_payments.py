@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
 from crowd_bridge.db.session import session_scope
-from crowd_bridge.errors import StateError
+from crowd_bridge.errors import MTurkError, StateError
 from crowd_bridge.pipeline.actions import execute_actions, override_rejection
 from crowd_bridge.pipeline.collect import collect
 from crowd_bridge.pipeline.context import CampaignContext
@@ -225,3 +225,51 @@ def test_only_rejections_can_be_overridden(
 
     with pytest.raises(StateError, match="is Submitted, not Rejected"):
         override_rejection(ctx, assignment_id, "no")  # type: ignore[arg-type]
+
+
+class LostReplyClient:
+    """Carries out a reject, then answers as a retried call would: an error."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def reject(self, assignment_id: str, feedback: str) -> None:
+        self._inner.reject(assignment_id, feedback)
+        raise MTurkError(
+            "RejectAssignment",
+            f"Assignment {assignment_id} is Rejected.",
+            code="AWS.MechanicalTurk.InvalidAssignmentState",
+        )
+
+
+def test_a_rejection_whose_reply_was_lost_is_recorded_once(
+    make_context: ContextFactory, endpoint: Any, tmp_path: Any
+) -> None:
+    ctx = sqlite_context(make_context, tmp_path)
+    wait_for_all_work(ctx, endpoint)
+    with session_scope(ctx.engine) as session:
+        assignment = session.exec(select(Assignment)).first()
+        assert assignment is not None
+        assignment_id = assignment.id
+        session.add(
+            Action(
+                campaign_id=ctx.campaign_id,
+                key=f"reject:{assignment_id}",
+                kind="reject",
+                assignment_id=assignment_id,
+                worker_id=assignment.worker_id,
+                reason="Check items answered wrongly.",
+            )
+        )
+    ctx.client = LostReplyClient(ctx.client)  # type: ignore[assignment]
+
+    report = execute_actions(ctx)
+
+    assert report.done == {"reject": 1}
+    assert report.failed == 0
+    with session_scope(ctx.engine) as session:
+        stored = session.get(Assignment, assignment_id)
+        assert stored is not None and stored.status == "Rejected"

@@ -219,7 +219,15 @@ def _reject(ctx: CampaignContext, action: Action) -> bool:
         _book_auto_approval(ctx, action)
         return False
     _mark_sent(ctx, action)
-    ctx.client.reject(action.assignment_id, action.reason)
+    try:
+        ctx.client.reject(action.assignment_id, action.reason)
+    except MTurkError as error:
+        if error.retryable:
+            raise
+        # An earlier attempt whose reply was lost may have rejected it already.
+        status = ctx.client.get_assignment(action.assignment_id)["AssignmentStatus"]
+        if status != "Rejected":
+            raise
     _finish(ctx, action, assignment_status="Rejected")
     logger.info(
         "assignment %s by worker %s rejected: %s",

@@ -49,13 +49,16 @@ def collect(ctx: CampaignContext) -> CollectReport:
                 )
             )
         }
-        known: dict[int | None, int] = dict(
-            session.exec(
-                select(Assignment.hit_pk, func.count())
-                .where(Assignment.campaign_id == ctx.campaign_id)
-                .group_by(col(Assignment.hit_pk))
-            ).all()
-        )
+        known: dict[int | None, int] = {}
+        decided: dict[int | None, int] = {}
+        for hit_pk, status, count in session.exec(
+            select(Assignment.hit_pk, Assignment.status, func.count())
+            .where(Assignment.campaign_id == ctx.campaign_id)
+            .group_by(col(Assignment.hit_pk), col(Assignment.status))
+        ).all():
+            known[hit_pk] = known.get(hit_pk, 0) + count
+            if status != "Submitted":
+                decided[hit_pk] = decided.get(hit_pk, 0) + count
     if not hits:
         return report
 
@@ -64,10 +67,12 @@ def collect(ctx: CampaignContext) -> CollectReport:
         hit = hits.get(remote["HITId"])
         if hit is None:
             continue
-        submitted = remote.get("NumberOfAssignmentsCompleted", 0) + _pending_review(
-            remote
-        )
-        if submitted > known.get(hit.id, 0) or _needs_status_refresh(ctx, hit.id):
+        # Completed counts approved and rejected assignments: more of them
+        # remotely than here means a decision we have not seen (auto-approval,
+        # another tool, or our own call whose reply was lost).
+        completed = remote.get("NumberOfAssignmentsCompleted", 0)
+        submitted = completed + _pending_review(remote)
+        if submitted > known.get(hit.id, 0) or completed > decided.get(hit.id, 0):
             _collect_hit(ctx, hit, report)
         if _finished(remote, now):
             _mark_done_if_decided(ctx, hit, report)
@@ -92,32 +97,6 @@ def _pending_review(remote: dict[str, Any]) -> int:
         - remote.get("NumberOfAssignmentsPending", 0)
         - remote.get("NumberOfAssignmentsCompleted", 0),
     )
-
-
-def _needs_status_refresh(ctx: CampaignContext, hit_pk: int | None) -> bool:
-    """Whether an assignment we still hold as Submitted may have changed remotely."""
-    with session_scope(ctx.engine) as session:
-        waiting = session.exec(
-            select(func.count()).where(
-                Assignment.hit_pk == hit_pk,
-                Assignment.status == "Submitted",
-                col(Assignment.decision).is_(None),
-            )
-        ).one()
-    return bool(waiting) and _past_auto_approval(ctx, hit_pk)
-
-
-def _past_auto_approval(ctx: CampaignContext, hit_pk: int | None) -> bool:
-    with session_scope(ctx.engine) as session:
-        oldest = session.exec(
-            select(func.min(Assignment.submit_time)).where(
-                Assignment.hit_pk == hit_pk, Assignment.status == "Submitted"
-            )
-        ).one()
-    if oldest is None:
-        return False
-    delay = ctx.campaign.auto_approval_delay_seconds
-    return (ctx.clock.now() - as_utc(oldest)).total_seconds() >= delay  # type: ignore[operator]
 
 
 def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
@@ -201,28 +180,41 @@ def _collect_hit(ctx: CampaignContext, hit: Hit, report: CollectReport) -> None:
 
 
 def _record_outside_decision(session: Session, assignment: Assignment) -> None:
-    """Account for a decision the endpoint made without us.
+    """Account for a decision the endpoint shows that we have not booked.
 
-    Auto-approval after the delay pays the worker; the approval is recorded as
-    an action already sent, so that the action runner confirms it on the
-    endpoint and books the reward and fee exactly once.
+    Auto-approval after the delay pays the worker, and so does a decision of
+    ours whose reply was lost. Either way the matching action is left in the
+    ``sent`` state (created if there is none, revived if it failed), so that
+    the action runner confirms it on the endpoint and books the reward and
+    fee exactly once.
     """
-    if assignment.decision is not None or assignment.status == "Submitted":
+    if assignment.status == "Submitted":
         return
     kind = "approve" if assignment.status == "Approved" else "reject"
+    key = f"{kind}:{assignment.id}"
+    action = session.exec(
+        select(Action).where(
+            Action.campaign_id == assignment.campaign_id, Action.key == key
+        )
+    ).first()
+    if action is not None:
+        if action.state == "failed":
+            action.state = "sent"
+            session.add(action)
+        return
     assignment.decision = kind
     session.add(
         Action(
             campaign_id=assignment.campaign_id,
-            key=f"{kind}:{assignment.id}",
+            key=key,
             kind=kind,
             state="sent",
             hit_pk=assignment.hit_pk,
             assignment_id=assignment.id,
             worker_id=assignment.worker_id,
             evidence=(
-                f"{assignment.status} on the endpoint before crowd_bridge reviewed "
-                "it (auto-approval delay passed, or decided in another tool)."
+                f"{assignment.status} on the endpoint before crowd_bridge decided "
+                "(auto-approval delay passed, or decided in another tool)."
             ),
             reason="Approved."
             if kind == "approve"
