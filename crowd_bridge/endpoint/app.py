@@ -372,15 +372,24 @@ def build_routes(runtime: Runtime) -> list[Route]:
             return HTMLResponse("<p>This HIT has no HTML form.</p>", status_code=404)
         return HTMLResponse(doc.html)
 
-    return [
+    routes = [
         Route("/", requester_api, methods=["POST"]),
-        Route("/_sim/advance", advance, methods=["POST"]),
-        Route("/_sim/stats", stats, methods=["GET"]),
         Route("/_sim/health", health, methods=["GET"]),
-        Route("/_sim/accept", accept, methods=["POST"]),
-        Route("/mturk/externalSubmit", external_submit, methods=["POST"]),
-        Route("/worker/tasks/{hit_id}", worker_task, methods=["GET"]),
     ]
+    if runtime.auth.mode == "open" or runtime.simulation.clock.virtual:
+        # The simulation's controls and the unauthenticated worker side (a
+        # clock to move, every account's totals, accepting and submitting as
+        # any worker) exist only in simulations: with open keys or a virtual
+        # clock. A signed endpoint on real time serves requesters alone until
+        # workers can sign in.
+        routes += [
+            Route("/_sim/advance", advance, methods=["POST"]),
+            Route("/_sim/stats", stats, methods=["GET"]),
+            Route("/_sim/accept", accept, methods=["POST"]),
+            Route("/mturk/externalSubmit", external_submit, methods=["POST"]),
+            Route("/worker/tasks/{hit_id}", worker_task, methods=["GET"]),
+        ]
+    return routes
 
 
 def create_app(runtime: Runtime) -> Starlette:
