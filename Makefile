@@ -30,7 +30,7 @@ browser:
 	  echo "chromium not installed: the finance browser test will be skipped"
 
 test: $(STAMP) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not postgres"

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crowd_bridge.errors import ConfigError, InputDataError
-from crowd_bridge.money import parse_dollars
+from crowd_bridge.money import FeeSchedule, parse_dollars
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hit_templates"
 SCHEDULE_DIR = Path(__file__).resolve().parent.parent / "schedules"
@@ -56,11 +57,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _amount_text(value: object) -> object:
+    """Let ``reward: 0.25`` (a YAML number) stand for the text "0.25"."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return repr(value)
+    return value
+
+
 class TaskConfig(_Strict):
     kind: Literal["binary", "categorical"] = "binary"
     question: str = Field(min_length=1)
     labels: dict[str, str] = Field(min_length=2)
     instructions: str = ""
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _keys_as_text(cls, labels: object) -> object:
+        # YAML reads `1: Same product` with an integer key; it means "1".
+        if isinstance(labels, dict):
+            return {str(key): value for key, value in labels.items()}
+        return labels
 
     @field_validator("labels")
     @classmethod
@@ -140,6 +158,8 @@ class BonusTier(_Strict):
     min_gold_answers: int = Field(ge=1)
     amount: str
 
+    _amount = field_validator("amount", mode="before")(_amount_text)
+
 
 class ReviewConfig(_Strict):
     """When to approve, reject, block and bonus, and on what evidence."""
@@ -163,7 +183,7 @@ class CampaignConfig(_Strict):
     template: str
     items_per_hit: int = Field(ge=1, le=200)
     gold: GoldConfig | None = None
-    assignments_per_hit: int = Field(ge=1, le=1_000_000_000)
+    assignments_per_hit: int = Field(ge=1, le=1_000_000)
     reward: str
     budget: str
     lifetime: str | int = "7d"
@@ -175,6 +195,8 @@ class CampaignConfig(_Strict):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     schedule: str = "default.yaml"
     endpoint_url: str | None = None
+
+    _amounts = field_validator("reward", "budget", mode="before")(_amount_text)
 
     @field_validator("name")
     @classmethod
@@ -244,7 +266,8 @@ def load_campaign(path: str | Path) -> Campaign:
     if not source.is_file():
         raise ConfigError(f"{source}: no such campaign file.")
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        with source.open(encoding="utf-8") as handle:
+            raw = yaml.safe_load(handle)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from error
     if not isinstance(raw, dict):
@@ -281,6 +304,9 @@ def load_campaign(path: str | Path) -> Campaign:
     _check_range(where("assignment_duration"), duration, 30, 31_536_000)
     _check_range(where("auto_approval_delay"), auto_approval, 0, 2_592_000)
 
+    _check_consistency(where, config, approve_after, auto_approval)
+    _check_budget(where, config, reward_cents, budget_cents)
+
     template = TEMPLATE_DIR / config.template
     if not template.is_file():
         known = ", ".join(sorted(p.name for p in TEMPLATE_DIR.glob("*.j2")))
@@ -310,6 +336,73 @@ def load_campaign(path: str | Path) -> Campaign:
         approve_after_seconds=approve_after,
         bonus_cents=bonus_cents,
     )
+
+
+def _check_consistency(
+    where: Callable[[str], str],
+    config: CampaignConfig,
+    approve_after: int,
+    auto_approval: int,
+) -> None:
+    """Settings that are each valid but contradict one another."""
+    if approve_after >= auto_approval:
+        raise ConfigError(
+            f"{where('review.approve_after')}: review waits {approve_after} s but "
+            f"the endpoint approves on its own after {auto_approval} s; make "
+            "approve_after shorter than auto_approval_delay."
+        )
+    review = config.review
+    if review.block_below_accuracy > review.reject_below_accuracy:
+        raise ConfigError(
+            f"{where('review.block_below_accuracy')}: blocking at "
+            f"{review.block_below_accuracy} is stricter than rejecting at "
+            f"{review.reject_below_accuracy}; a worker must not be blocked for "
+            "work that would be approved. Lower block_below_accuracy."
+        )
+    if config.gold is not None and config.gold.per_hit >= config.items_per_hit:
+        raise ConfigError(
+            f"{where('gold.per_hit')}: {config.gold.per_hit} gold items leave no "
+            f"room in HITs of {config.items_per_hit} items; make per_hit smaller "
+            "than items_per_hit."
+        )
+    for number, requirement in enumerate(config.qualifications):
+        field = where(f"qualifications.{number}")
+        type_id = SYSTEM_QUALIFICATIONS.get(requirement.type, requirement.type)
+        if requirement.type not in SYSTEM_QUALIFICATIONS and not re.fullmatch(
+            r"[A-Z0-9]{20,40}", requirement.type
+        ):
+            raise ConfigError(
+                f"{field}: {requirement.type!r} is neither a system qualification "
+                f"({', '.join(SYSTEM_QUALIFICATIONS)}) nor a QualificationTypeId."
+            )
+        needs_values = requirement.comparator not in ("Exists", "DoesNotExist")
+        if type_id == SYSTEM_QUALIFICATIONS["Locale"]:
+            if needs_values and not requirement.locales:
+                raise ConfigError(f"{field}: Locale compares locales; list them.")
+        elif needs_values and not requirement.values:
+            raise ConfigError(
+                f"{field}: {requirement.comparator} needs values to compare with."
+            )
+
+
+def _check_budget(
+    where: Callable[[str], str],
+    config: CampaignConfig,
+    reward_cents: int,
+    budget_cents: int,
+) -> None:
+    masters = any(
+        SYSTEM_QUALIFICATIONS.get(q.type, q.type) in MASTERS_TYPE_IDS
+        for q in config.qualifications
+    )
+    size = config.assignments_per_hit
+    hit_cost = size * FeeSchedule().assignment_cost(reward_cents, size, masters=masters)
+    if budget_cents < hit_cost:
+        raise ConfigError(
+            f"{where('budget')}: ${budget_cents / 100:,.2f} cannot pay for one HIT "
+            f"(${hit_cost / 100:,.2f}: {size} assignments at the reward plus the "
+            "platform fee); raise the budget or lower the reward."
+        )
 
 
 def _check_range(where: str, value: int, low: int, high: int) -> None:

@@ -168,6 +168,13 @@ def run(
         ctx = CampaignContext(
             campaign, engine, MTurkClient(settings), settings, clock=clock_for(settings)
         )
+        # One cheap call first: wrong keys or a wrong endpoint should stop the
+        # run now, not be retried on every pass of every stage.
+        balance = ctx.client.account_balance_cents()
+        console.print(
+            f"campaign {campaign.name}: endpoint reached, available balance "
+            f"${balance / 100:,.2f}"
+        )
         scheduler = CampaignScheduler(
             ctx, load_schedule(schedule or campaign.config.schedule)
         )
@@ -364,16 +371,37 @@ def labels_aggregate(
         str | None, typer.Option(help="Comma-separated text columns of --items.")
     ] = None,
     gold: Annotated[Path | None, typer.Option(help="Gold CSV: item_id, label.")] = None,
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated class set; answers outside it are refused. "
+            "Without it the distinct answers are the classes."
+        ),
+    ] = None,
     method: Annotated[
-        str, typer.Option(help="majority_vote, dawid_skene, one_coin, glad, refined.")
+        str,
+        typer.Option(help="refined, dawid-skene, majority, one-coin, mace or glad."),
     ] = "refined",
+    workers_out: Annotated[
+        Path | None, typer.Option(help="CSV for the worker scores (refined only).")
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Aggregate an answers CSV (item_id, worker_id, answer) into labels."""
     _logging(verbose)
     from crowd_bridge.labels import aggregate_file
 
+    if out.resolve() in {answers.resolve(), *(p.resolve() for p in (items, gold) if p)}:
+        _fail(
+            CrowdBridgeError(f"--out {out} would overwrite an input; name a new file.")
+        )
     columns = [c.strip() for c in text_columns.split(",")] if text_columns else None
+    class_list = [c.strip() for c in classes.split(",")] if classes else None
+    if method == "refined" and not (items and columns):
+        errors.print(
+            "No --items and --text-columns: the refined method uses the crowd "
+            "alone (Dawid-Skene with gold items)."
+        )
     try:
         summary = aggregate_file(
             answers,
@@ -382,10 +410,25 @@ def labels_aggregate(
             text_columns=columns,
             gold_path=gold,
             method=method,
+            classes=class_list,
+            workers_out_path=workers_out,
         )
     except CrowdBridgeError as error:
         _fail(error)
-    console.print(json.dumps(summary, indent=2, default=str))
+    counts = ", ".join(f"{label}: {n:,}" for label, n in summary.label_counts.items())
+    console.print(
+        f"{summary.n_items:,} items labelled from {summary.n_answers:,} answers by "
+        f"{summary.n_workers:,} workers ({summary.n_gold:,} gold) with "
+        f"{summary.method} in {summary.seconds:.1f} s."
+    )
+    console.print(f"Classes {', '.join(summary.classes)}; labels {counts}.")
+    console.print(
+        f"Mean confidence {summary.mean_confidence:.3f}; "
+        f"{summary.low_confidence_items:,} items below 0.8."
+    )
+    if summary.flagged_workers:
+        console.print(f"Workers flagged: {', '.join(summary.flagged_workers)}.")
+    console.print(f"Wrote {summary.out_path}")
 
 
 def _state_engine():  # type: ignore[no-untyped-def]

@@ -101,6 +101,18 @@ def test_hits_short_of_gold_get_gold_from_the_pool(campaign_dir: Path) -> None:
         ({"colour": "blue"}, "field 'colour': is not a campaign setting"),
         ({"lifetime": "10s"}, "outside 30..31536000"),
         ({"schedule": "hourly.yaml"}, "no schedule 'hourly.yaml'"),
+        ({"budget": "1.00"}, "cannot pay for one HIT ($1.80"),
+        ({"review__approve_after": "4d"}, "make approve_after shorter"),
+        ({"review__block_below_accuracy": 0.7}, "Lower block_below_accuracy"),
+        ({"gold__per_hit": 17}, "make per_hit smaller than items_per_hit"),
+        (
+            {"qualifications": [{"type": "NotAQual", "comparator": "Exists"}]},
+            "'NotAQual' is neither a system qualification",
+        ),
+        (
+            {"qualifications": [{"type": "Locale", "comparator": "In"}]},
+            "Locale compares locales",
+        ),
     ],
 )
 def test_bad_campaign_is_refused_with_the_field_named(
@@ -165,6 +177,30 @@ def test_cli_validate_reports_the_plan(campaign_dir: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "51 items (7 gold) in 3 HITs" in " ".join(result.output.split())
+
+
+def test_numbers_and_integer_label_keys_read_as_text(campaign_dir: Path) -> None:
+    path = edit(campaign_dir, reward=0.25, budget=20)
+    text = path.read_text().replace("'0': Different", "0: Different")
+    path.write_text(text.replace("'1': Same", "1: Same"))
+
+    campaign = load_campaign(path)
+
+    assert campaign.reward_cents == 25
+    assert campaign.budget_cents == 2000
+    assert set(campaign.classes) == {"0", "1"}
+
+
+def test_without_groups_gold_fills_each_hit_to_its_size(campaign_dir: Path) -> None:
+    edit(campaign_dir, items__group_column=None, items_per_hit=5, gold__per_hit=1)
+    campaign = load_campaign(campaign_dir / "campaign.yaml")
+    gold = {item.item_id for item in campaign.items if item.gold_label}
+
+    plan = plan_hits(campaign)
+
+    assert len(plan) == 11  # 44 items to label, four to a HIT
+    assert all(len(hit) == 5 for hit in plan[:-1])
+    assert all(sum(item_id in gold for item_id in hit) == 1 for hit in plan)
 
 
 def test_durations() -> None:

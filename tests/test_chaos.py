@@ -25,11 +25,13 @@ import pytest
 import yaml
 from sqlmodel import select
 
+from crowd_bridge.campaign import load_campaign
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
 from crowd_bridge.db.session import create_state_engine, session_scope
 from crowd_bridge.endpoint.faults import FaultPlan
 from crowd_bridge.endpoint.server import EndpointConfig, RunningEndpoint
 from crowd_bridge.mturk.client import MTurkClient
+from crowd_bridge.pipeline.register import plan_hits
 from crowd_bridge.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +44,7 @@ KEY_ID = "AKIDCHAOSREQUESTER"
 
 
 def chaos_campaign(folder: Path) -> Path:
-    """The small campaign in 17 HITs of three items plus one gold item each."""
+    """The small campaign in HITs of two items to label and one gold item."""
     shutil.copytree(DATA / "small", folder)
     path = folder / "campaign.yaml"
     config = yaml.safe_load(path.read_text())
@@ -174,12 +176,13 @@ def test_killed_service_pays_everything_exactly_once(tmp_path: Path) -> None:
 
     assert killed >= KILLS // 2
     # No HIT exists twice, and every HIT is ours.
-    assert len(remote_hits) == len(hits) == 17
-    assert len({h["RequesterAnnotation"] for h in remote_hits}) == 17
+    planned = len(plan_hits(load_campaign(campaign)))
+    assert len(remote_hits) == len(hits) == planned
+    assert len({h["RequesterAnnotation"] for h in remote_hits}) == planned
     assert {h.mturk_hit_id for h in hits} == {h["HITId"] for h in remote_hits}
     # Every submitted assignment was decided, once.
     assert set(remote_status) <= {"Approved", "Rejected"}
-    assert len(remote_assignments) == len(assignments) == 17 * 3
+    assert len(remote_assignments) == len(assignments) == planned * 3
     for remote in remote_assignments:
         ours = assignments[remote["AssignmentId"]]
         assert ours.status == remote["AssignmentStatus"]

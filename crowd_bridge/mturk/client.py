@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from crowd_bridge.errors import DuplicateRequest, InsufficientFunds, MTurkError
 from crowd_bridge.money import format_dollars
@@ -62,6 +62,14 @@ class MTurkClient:
             response: dict[str, Any] = method(**params)
         except ClientError as error:
             raise _translate(operation, error) from error
+        except NoCredentialsError as error:
+            raise MTurkError(
+                operation,
+                "no requester credentials: set CROWD_BRIDGE_AWS_ACCESS_KEY_ID and "
+                "CROWD_BRIDGE_AWS_SECRET_ACCESS_KEY (or configure boto3's usual "
+                "credential chain)",
+                code="NoCredentials",
+            ) from error
         except BotoCoreError as error:
             raise MTurkError(operation, str(error), retryable=True) from error
         return response

@@ -89,23 +89,30 @@ def register_campaign(engine: Engine, campaign: Campaign) -> bool:
 def plan_hits(campaign: Campaign) -> list[list[str]]:
     """Group items into HITs, each with at least ``gold.per_hit`` gold items.
 
-    Items sharing a group key stay together (in chunks of ``items_per_hit``);
-    otherwise items go in file order. A HIT short of gold gets gold items
-    added from the pool in turn, so every worker meets known answers.
+    With a group column, items sharing a group stay together in chunks of
+    ``items_per_hit`` (gold items among them count as such). Otherwise the
+    items to label go in file order, ``items_per_hit - per_hit`` to a HIT,
+    so that every HIT holds ``items_per_hit`` items once its gold is added.
+    A HIT short of gold gets gold items from the pool in turn, so every
+    worker meets known answers and no HIT is gold alone.
     """
     size = campaign.config.items_per_hit
-    groups: dict[str | None, list[CampaignItem]] = defaultdict(list)
-    for item in campaign.items:
-        groups[item.group_key].append(item)
-    chunks: list[list[CampaignItem]] = []
-    for key in sorted(groups, key=lambda k: (k is None, k or "")):
-        members = groups[key]
-        chunks += [
-            members[start : start + size] for start in range(0, len(members), size)
-        ]
-
     per_hit = campaign.config.gold.per_hit if campaign.config.gold else 0
     pool = [item for item in campaign.items if item.gold_label is not None]
+    chunks: list[list[CampaignItem]] = []
+    if campaign.config.items.group_column:
+        groups: dict[str | None, list[CampaignItem]] = defaultdict(list)
+        for item in campaign.items:
+            groups[item.group_key].append(item)
+        for key in sorted(groups, key=lambda k: (k is None, k or "")):
+            members = groups[key]
+            chunks += [members[i : i + size] for i in range(0, len(members), size)]
+    else:
+        to_label = [item for item in campaign.items if item.gold_label is None]
+        room = max(1, size - per_hit) if to_label else size
+        members = to_label or pool
+        chunks = [members[i : i + room] for i in range(0, len(members), room)]
+
     turn = 0
     plan: list[list[str]] = []
     for chunk in chunks:

@@ -261,12 +261,14 @@ def _rejection_reason(
         f"'{labels.get(known, known)}'"
         for item, given, known in wrong[:5]
     )
+    if len(wrong) > 5:
+        shown += f"; and {len(wrong) - 5} more"
     reason = (
         f"In this HIT {len(wrong)} of {own.total} items with known answers were "
         f"answered wrongly ({shown}). Across this campaign {record.correct} of "
         f"{record.total} such items were right, below the accuracy the task "
-        "requires. If you think this is a mistake, reply to this message and the "
-        "rejection will be reviewed."
+        "requires. If you think this is a mistake, contact the requester: a "
+        "rejection can be overridden within 30 days."
     )
     return reason[:1024]
 
