@@ -256,7 +256,7 @@ def build_routes(runtime: Runtime) -> list[Route]:
             logger.debug("Refused %s: %s", operation, error.message)
             runtime.persist()
             return _request_error(error)
-        except Exception:
+        except Exception:  # our own bug: a ServiceFault, never a bare 500
             logger.exception("The endpoint failed on %s", operation)
             runtime.persist()
             return _service_fault()
