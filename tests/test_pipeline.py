@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from crowd_bridge.mturk.client import MTurkClient
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.cycle import campaign_complete, run_cycle
 from crowd_bridge.pipeline.finalize import finalize
-from crowd_bridge.pipeline.publish import publish
+from crowd_bridge.pipeline.publish import PublishReport, publish
 
 ContextFactory = Callable[[str], CampaignContext]
 
@@ -236,3 +237,34 @@ def test_uncertain_hits_get_one_more_assignment(
     assert count(ctx, Assignment) == 12
     assert rewards == 12 * 50
     assert endpoint.stats()["answers_simulated"] > 0
+
+
+@pytest.mark.postgres
+def test_two_service_instances_never_spend_past_the_cap(
+    postgres_url: str, make_context: ContextFactory, tmp_path: Path
+) -> None:
+    folder = tmp_path / "capped"
+    shutil.copytree(DATA / "small", folder)
+    config = yaml.safe_load((folder / "campaign.yaml").read_text())
+    config["budget"] = "4.00"  # two HITs of three assignments at 60 cents
+    (folder / "campaign.yaml").write_text(yaml.safe_dump(config))
+    first = make_context(postgres_url, folder / "campaign.yaml")
+    second = make_context(postgres_url, folder / "campaign.yaml")
+    barrier = threading.Barrier(2)
+    reports: list[PublishReport] = []
+
+    def instance(ctx: CampaignContext) -> None:
+        barrier.wait()
+        reports.append(publish(ctx))
+
+    threads = [threading.Thread(target=instance, args=(c,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(list(first.client.list_hits())) == 2
+    with session_scope(first.engine) as session:
+        statuses = Counter(session.exec(select(Hit.status)).all())
+    assert statuses == {"published": 2, "planned": 1}
+    assert sum(report.held_for_budget for report in reports) >= 1
