@@ -6,7 +6,7 @@ import json
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,11 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from crowd_bridge.errors import CrowdBridgeError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from crowd_bridge.pipeline.context import CampaignContext
 
 app = typer.Typer(
     help="Run crowd-labelling campaigns over the MTurk Requester API.",
@@ -151,23 +156,13 @@ def run(
 ) -> None:
     """Run a campaign on its APScheduler schedule until it is done."""
     _logging(verbose)
-    from crowd_bridge.campaign import load_campaign
-    from crowd_bridge.db.session import create_state_engine, migrate
-    from crowd_bridge.mturk.client import MTurkClient
-    from crowd_bridge.pipeline.context import CampaignContext, clock_for
     from crowd_bridge.pipeline.register import register_campaign
     from crowd_bridge.scheduler import CampaignScheduler, load_schedule
-    from crowd_bridge.settings import Settings
 
     try:
-        campaign = load_campaign(file)
-        settings = Settings.from_env(endpoint_url=campaign.config.endpoint_url)
-        engine = create_state_engine(settings.database_url)
-        migrate(engine)
-        register_campaign(engine, campaign)
-        ctx = CampaignContext(
-            campaign, engine, MTurkClient(settings), settings, clock=clock_for(settings)
-        )
+        ctx = _campaign_context(file)
+        campaign = ctx.campaign
+        register_campaign(ctx.engine, campaign)
         # One cheap call first: wrong keys or a wrong endpoint should stop the
         # run now, not be retried on every pass of every stage.
         balance = ctx.client.account_balance_cents()
@@ -431,7 +426,25 @@ def labels_aggregate(
     console.print(f"Wrote {summary.out_path}")
 
 
-def _state_engine():  # type: ignore[no-untyped-def]
+def _campaign_context(file: Path) -> CampaignContext:
+    """A campaign file with the services the environment's settings name."""
+    from crowd_bridge.campaign import load_campaign
+    from crowd_bridge.mturk.client import MTurkClient
+    from crowd_bridge.pipeline.context import CampaignContext, clock_for
+    from crowd_bridge.settings import Settings
+
+    campaign = load_campaign(file)
+    settings = Settings.from_env(endpoint_url=campaign.config.endpoint_url)
+    return CampaignContext(
+        campaign,
+        _state_engine(),
+        MTurkClient(settings),
+        settings,
+        clock=clock_for(settings),
+    )
+
+
+def _state_engine() -> Engine:
     from crowd_bridge.db.session import create_state_engine, migrate
     from crowd_bridge.settings import Settings
 
@@ -511,22 +524,10 @@ def review_override(
 ) -> None:
     """Approve and pay a rejected assignment after all (within 30 days)."""
     _logging(verbose)
-    from crowd_bridge.campaign import load_campaign
-    from crowd_bridge.mturk.client import MTurkClient
     from crowd_bridge.pipeline.actions import execute_actions, override_rejection
-    from crowd_bridge.pipeline.context import CampaignContext, clock_for
-    from crowd_bridge.settings import Settings
 
     try:
-        campaign = load_campaign(file)
-        settings = Settings.from_env(endpoint_url=campaign.config.endpoint_url)
-        ctx = CampaignContext(
-            campaign,
-            _state_engine(),
-            MTurkClient(settings),
-            settings,
-            clock=clock_for(settings),
-        )
+        ctx = _campaign_context(file)
         override_rejection(ctx, assignment_id, reason)
         report = execute_actions(ctx)
     except CrowdBridgeError as error:
@@ -541,15 +542,10 @@ def review_override(
 def status(file: Path) -> None:
     """Show a campaign's HITs, assignments, decisions and spend."""
     from crowd_bridge.campaign import load_campaign
-    from crowd_bridge.db.session import create_state_engine, migrate
-    from crowd_bridge.settings import Settings
     from crowd_bridge.status import campaign_status
 
     try:
-        campaign = load_campaign(file)
-        engine = create_state_engine(Settings.from_env().database_url)
-        migrate(engine)
-        report = campaign_status(engine, campaign)
+        report = campaign_status(_state_engine(), load_campaign(file))
     except CrowdBridgeError as error:
         _fail(error)
     console.print_json(json.dumps(report, default=str))

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
+from crowd_bridge.db.models import Campaign as CampaignRow
+
+if TYPE_CHECKING:
+    from crowd_bridge.pipeline.context import CampaignContext
 
 
 @dataclass(frozen=True)
@@ -80,4 +85,22 @@ def budget_state(
         budget_cents=budget_cents,
         booked_cents=int(booked),
         reserved_cents=open_slots * assignment_cost + bonus_reserve,
+    )
+
+
+def lock_campaign_budget(session: Session, ctx: CampaignContext) -> BudgetState:
+    """Lock the campaign's row for this transaction and measure its budget.
+
+    Service instances sharing a PostgreSQL database queue here, so two of
+    them can never both spend the last of the budget.
+    """
+    session.exec(
+        select(CampaignRow).where(CampaignRow.id == ctx.campaign_id).with_for_update()
+    ).one()
+    return budget_state(
+        session,
+        ctx.campaign_id,
+        ctx.campaign.budget_cents,
+        ctx.assignment_cost_cents,
+        lambda cents: ctx.fees.bonus_fee(cents, masters=ctx.campaign.masters),
     )

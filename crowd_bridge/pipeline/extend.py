@@ -17,9 +17,8 @@ from sqlmodel import col, select
 
 from crowd_bridge.aggregation.dawid_skene import DawidSkene
 from crowd_bridge.db.models import Action, Assignment, Hit, HitItem, Item
-from crowd_bridge.db.models import Campaign as CampaignRow
 from crowd_bridge.db.session import session_scope
-from crowd_bridge.pipeline.budget import budget_state
+from crowd_bridge.pipeline.budget import lock_campaign_budget
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.pipeline.finalize import answers_frame
 from crowd_bridge.pipeline.register import request_token
@@ -58,11 +57,7 @@ def request_more_work(ctx: CampaignContext) -> int:
     now = ctx.clock.now()
     extended = 0
     with session_scope(ctx.engine) as session:
-        session.exec(
-            select(CampaignRow)
-            .where(CampaignRow.id == ctx.campaign_id)
-            .with_for_update()
-        ).one()
+        state = lock_campaign_budget(session, ctx)
         submitted: dict[int | None, int] = dict(
             session.exec(
                 select(Assignment.hit_pk, func.count())
@@ -84,13 +79,6 @@ def request_more_work(ctx: CampaignContext) -> int:
                 Hit.max_assignments < ceiling,
             )
         ).all()
-        state = budget_state(
-            session,
-            ctx.campaign_id,
-            ctx.campaign.budget_cents,
-            ctx.assignment_cost_cents,
-            lambda cents: ctx.fees.bonus_fee(cents, masters=ctx.campaign.masters),
-        )
         available = state.available_cents
         for hit in candidates:
             if submitted.get(hit.id, 0) < hit.max_assignments:

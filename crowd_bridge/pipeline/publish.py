@@ -16,13 +16,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from crowd_bridge.db.models import Campaign as CampaignRow
 from crowd_bridge.db.models import Hit, HitItem, Item
 from crowd_bridge.db.session import session_scope
 from crowd_bridge.errors import DuplicateRequest, InsufficientFunds, MTurkError
 from crowd_bridge.money import format_dollars
 from crowd_bridge.mturk.client import hit_id_from_duplicate
-from crowd_bridge.pipeline.budget import budget_state
+from crowd_bridge.pipeline.budget import lock_campaign_budget
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.rendering import RenderedItem
 from crowd_bridge.timeutil import as_utc
@@ -83,23 +82,10 @@ def publish(ctx: CampaignContext, *, limit: int | None = None) -> PublishReport:
 def _reserve(ctx: CampaignContext, hit_pk: int) -> bool:
     """Mark the HIT publishing if the budget allows; one writer at a time."""
     with session_scope(ctx.engine) as session:
-        # Lock the campaign row so instances sharing a PostgreSQL database
-        # cannot both spend the last of the budget.
-        session.exec(
-            select(CampaignRow)
-            .where(CampaignRow.id == ctx.campaign_id)
-            .with_for_update()
-        ).one()
+        state = lock_campaign_budget(session, ctx)
         hit = session.get(Hit, hit_pk)
         if hit is None or hit.status != "planned":
             return True
-        state = budget_state(
-            session,
-            ctx.campaign_id,
-            ctx.campaign.budget_cents,
-            ctx.assignment_cost_cents,
-            lambda cents: ctx.fees.bonus_fee(cents, masters=ctx.campaign.masters),
-        )
         cost = hit.max_assignments * ctx.assignment_cost_cents
         if cost > state.available_cents:
             return False
