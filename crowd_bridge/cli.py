@@ -342,6 +342,25 @@ def endpoint_add_requester(name: str, state: StateTarget) -> None:
     console.print("Keep the secret now: it is not shown again.")
 
 
+@endpoint_app.command("fund")
+def endpoint_fund(
+    access_key_id: str,
+    amount: Annotated[str, typer.Option(help="Dollars to add, e.g. 250.00.")],
+    state: StateTarget,
+) -> None:
+    """Add prepaid funds to a requester's balance (endpoint stopped)."""
+    from crowd_bridge.endpoint.server import fund_requester
+    from crowd_bridge.money import format_dollars, parse_dollars
+
+    try:
+        balance = fund_requester(
+            state, access_key_id, parse_dollars(amount, field="--amount")
+        )
+    except CrowdBridgeError as error:
+        _fail(error)
+    console.print(f"requester {access_key_id}: balance ${format_dollars(balance)}")
+
+
 @endpoint_app.command("requesters")
 def endpoint_requesters(state: StateTarget) -> None:
     """List the requesters an endpoint knows (never their secrets)."""

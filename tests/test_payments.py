@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from crowd_bridge.db.models import Action, Assignment, Hit, LedgerEntry
 from crowd_bridge.db.session import session_scope
+from crowd_bridge.endpoint.server import fund_requester
 from crowd_bridge.errors import MTurkError, StateError
 from crowd_bridge.pipeline.actions import execute_actions, override_rejection
 from crowd_bridge.pipeline.collect import collect
@@ -167,7 +168,7 @@ def test_low_funds_publish_what_they_cover_and_resume_when_topped_up(
         statuses = Counter(session.exec(select(Hit.status)).all())
     assert statuses == {"published": 12, "planned": 8}
 
-    account.balance_cents += 8 * per_hit
+    fund_requester(endpoint, "AKIDTESTREQUESTER", 8 * per_hit)
     second = publish(ctx)
 
     assert second.published == 8

@@ -314,6 +314,25 @@ def build_routes(runtime: Runtime) -> list[Route]:
             }
         )
 
+    async def fund(request: Request) -> Response:
+        try:
+            body = await request.json()
+            requester, cents = str(body["access_key_id"]), int(body["cents"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                {"error": 'Send {"access_key_id": "AKIA...", "cents": 10000}.'},
+                status_code=400,
+            )
+        if cents <= 0:
+            return JSONResponse({"error": "cents must be positive."}, status_code=400)
+        account = runtime.state.account(requester)
+        account.balance_cents += cents
+        runtime.state.touch("account", requester)
+        runtime.persist()
+        return JSONResponse(
+            {"access_key_id": requester, "balance_cents": account.balance_cents}
+        )
+
     async def accept(request: Request) -> Response:
         try:
             body = await request.json()
@@ -386,6 +405,7 @@ def build_routes(runtime: Runtime) -> list[Route]:
             Route("/_sim/advance", advance, methods=["POST"]),
             Route("/_sim/stats", stats, methods=["GET"]),
             Route("/_sim/accept", accept, methods=["POST"]),
+            Route("/_sim/fund", fund, methods=["POST"]),
             Route("/mturk/externalSubmit", external_submit, methods=["POST"]),
             Route("/worker/tasks/{hit_id}", worker_task, methods=["GET"]),
         ]

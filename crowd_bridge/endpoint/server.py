@@ -249,6 +249,51 @@ def add_requester(
     return key_id, secret
 
 
+def fund_requester(
+    target: str | Path | Runtime | RunningEndpoint, access_key_id: str, cents: int
+) -> int:
+    """Add prepaid funds to a requester's balance; returns the new balance.
+
+    ``target`` is a runtime in this process, or the state database of an
+    endpoint that is not running: a running endpoint keeps balances in
+    memory and would overwrite a change made beside it (simulations fund
+    through ``POST /_sim/fund`` instead).
+    """
+    if cents <= 0:
+        raise ConfigError("Funds to add must be a positive amount.")
+    if isinstance(target, RunningEndpoint):
+        target = target.runtime
+    if isinstance(target, Runtime):
+        state, store = target.state, target.store
+    else:
+        url = str(target) if "://" in str(target) else sqlite_url(target)
+        state = EndpointState()
+        store = StateStore(url)
+        store.load(state)
+    try:
+        known = {key.access_key_id for key in state.requester_keys.values()}
+        if access_key_id not in known and access_key_id not in state.accounts:
+            raise ConfigError(
+                f"No requester has the access key {access_key_id}; list them with "
+                "crowd-bridge endpoint requesters."
+            )
+        account = state.account(access_key_id)
+        account.balance_cents += cents
+        state.touch("account", access_key_id)
+        if store is not None:
+            store.flush(state)
+    finally:
+        if store is not None and not isinstance(target, Runtime):
+            store.close()
+    logger.info(
+        "Requester %s funded with %d cents; balance %d cents",
+        access_key_id,
+        cents,
+        account.balance_cents,
+    )
+    return account.balance_cents
+
+
 def list_requesters(target: str | Path) -> list[dict[str, Any]]:
     """Every issued key in a state database: name, access key id, created.
 
