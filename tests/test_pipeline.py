@@ -169,7 +169,8 @@ def test_crash_around_create_hit_never_creates_a_second_hit(
 ) -> None:
     ctx = make_context(state_url)
     real_client = ctx.client
-    ctx.client = CrashingClient(real_client, after_call=after_call)  # type: ignore[assignment]
+    crashing = CrashingClient(real_client, after_call=after_call)
+    ctx.client = crashing  # type: ignore[assignment]
 
     with pytest.raises(CrashAfter):
         publish(ctx)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, and_, select
+from sqlmodel import Session, and_, col, select
 
 from crowd_bridge.campaign import MASTERS_TYPE_IDS, SYSTEM_QUALIFICATIONS
 from crowd_bridge.db.models import Action, Assignment, Campaign, Hit, LedgerEntry
@@ -461,7 +461,7 @@ def _count_pending(
     ).join(Hit, Hit.id == Assignment.hit_pk)  # type: ignore[arg-type]
     assignments = assignments.where(
         Assignment.status == "Submitted",
-        (Assignment.decision.is_(None)) | (Assignment.decision != "reject"),  # type: ignore[union-attr]
+        col(Assignment.decision).is_(None) | (col(Assignment.decision) != "reject"),
     )
     bonuses = select(
         Action.campaign_id, Action.worker_id, Action.created_at, Action.amount_cents
