@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crowd_bridge.campaign import SCHEDULE_DIR, parse_duration
-from crowd_bridge.errors import ConfigError
+from crowd_bridge.errors import ConfigError, StateError
 from crowd_bridge.pipeline.actions import ActionReport, execute_actions
 from crowd_bridge.pipeline.collect import CollectReport, collect
 from crowd_bridge.pipeline.context import CampaignContext
@@ -34,6 +34,7 @@ from crowd_bridge.timeutil import utcnow
 logger = logging.getLogger(__name__)
 
 STAGES = ("publish", "collect", "review", "finalize")
+FINALIZE_ATTEMPTS = 3
 
 
 def load_schedule(name: str, directory: Path = SCHEDULE_DIR) -> dict[str, int]:
@@ -74,6 +75,7 @@ class CampaignScheduler:
         self._ctx = ctx
         self._done = threading.Event()
         self._failure: BaseException | None = None
+        self._finalize_failures = 0
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
         grace = schedule["grace_time"]
@@ -105,7 +107,17 @@ class CampaignScheduler:
     def _finalize(self) -> None:
         if not campaign_complete(self._ctx):
             return
-        finalize(self._ctx)
+        try:
+            finalize(self._ctx)
+        except Exception as error:  # counted, then re-raised for the job log
+            # Finalizing is local work: failing again and again is a bug or
+            # bad data, not a passing fault, and retrying it forever would
+            # hide it. Stop the run and report it.
+            self._finalize_failures += 1
+            if self._finalize_failures >= FINALIZE_ATTEMPTS:
+                self._failure = error
+                self._done.set()
+            raise
         self._done.set()
 
     def _on_error(self, event: JobExecutionEvent) -> None:
@@ -120,6 +132,13 @@ class CampaignScheduler:
         """Run until the campaign is done (True) or ``timeout`` seconds pass."""
         self._scheduler.start()
         try:
-            return self._done.wait(timeout)
+            done = self._done.wait(timeout)
         finally:
             self._scheduler.shutdown(wait=True)
+        if self._failure is not None:
+            raise StateError(
+                f"campaign {self._ctx.campaign_id}: aggregating and exporting the "
+                f"labels failed {FINALIZE_ATTEMPTS} times ({self._failure!r}); the "
+                "collected answers are stored, fix the cause and run again."
+            ) from self._failure
+        return done

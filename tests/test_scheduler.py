@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from crowd_bridge.endpoint.server import RunningEndpoint
 from sqlmodel import select
 
 from crowd_bridge.db.models import Hit, LabelSnapshot
 from crowd_bridge.db.session import session_scope
-from crowd_bridge.errors import ConfigError
+from crowd_bridge.endpoint.server import RunningEndpoint
+from crowd_bridge.errors import ConfigError, StateError
 from crowd_bridge.pipeline.context import CampaignContext
 from crowd_bridge.scheduler import CampaignScheduler, load_schedule
 
@@ -53,3 +53,28 @@ def test_scheduler_runs_campaign_until_done(
     with session_scope(ctx.engine) as session:
         assert set(session.exec(select(Hit.status)).all()) == {"done"}
         assert len(session.exec(select(LabelSnapshot)).all()) == 1
+
+
+def test_a_finalize_that_keeps_failing_stops_the_run(
+    tmp_path: Path, make_context: ContextFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = make_context(f"sqlite:///{tmp_path / 'state.db'}")
+    calls: list[int] = []
+
+    def broken(_ctx: CampaignContext) -> None:
+        calls.append(1)
+        raise ValueError("bad data")
+
+    monkeypatch.setattr("crowd_bridge.scheduler.campaign_complete", lambda _ctx: True)
+    monkeypatch.setattr("crowd_bridge.scheduler.finalize", broken)
+    schedule = {
+        "publish": 60,
+        "collect": 60,
+        "review": 60,
+        "finalize": 1,
+        "grace_time": 5,
+    }
+
+    with pytest.raises(StateError, match="failed 3 times .*bad data"):
+        CampaignScheduler(ctx, schedule).run(timeout=30)
+    assert len(calls) == 3

@@ -272,8 +272,12 @@ def _copied_pairs(
     shared = (seen @ seen.T).tocoo()
     agreed = (chosen @ chosen.T).tocsr()
     # Answer chosen by each worker on each item, for the shared-mistake count.
+    # A worker can meet the same gold item in two HITs; keep one answer per
+    # (worker, item), since a sparse matrix would add the two together.
+    _, once = np.unique(workers * n_items + items, return_index=True)
     answer_of = sp.csr_matrix(
-        (labels + 1.0, (workers, items)), shape=(n_workers, n_items)
+        (labels[once] + 1.0, (workers[once], items[once])),
+        shape=(n_workers, n_items),
     )
     pairs: dict[int, set[int]] = {}
     candidates = (shared.row < shared.col) & (shared.data >= config.copy_min_shared)

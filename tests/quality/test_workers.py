@@ -139,3 +139,31 @@ def test_few_answers_never_trigger_a_detector() -> None:
     assert not (row["constant"] or row["random"] or row["adversarial"])
     assert np.isnan(row["gold_accuracy"])
     assert "no gold items answered" in row["evidence"]
+
+
+def test_a_gold_item_answered_twice_by_one_worker_is_scored() -> None:
+    # Gold items recur across HITs, so one worker may answer one twice.
+    answers, gold = campaign()
+    repeats = answers[answers["item_id"].isin(["i00", "i01", "i02"])]
+    answers = pd.concat([answers, repeats], ignore_index=True)
+    encoded = encode_answers(answers, [0, 1])
+    gold_i, gold_l = encoded.gold_arrays(gold)
+    model = DawidSkene().fit(
+        encoded.item_index,
+        encoded.worker_index,
+        encoded.label_index,
+        gold_items=gold_i,
+        gold_labels=gold_l,
+    )
+
+    table = score_workers(
+        encoded,
+        confusions=model.confusions_,
+        consensus=model.probas_,
+        model_probas=None,
+        gold_items=gold_i,
+        gold_labels=gold_l,
+    ).set_index("worker_id")
+
+    assert table.loc["copier", "copied_from"] == "c1"
+    assert table.loc["c3", "copied_from"] == ""
