@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -201,8 +202,10 @@ def demo(
     from crowd_bridge.demo import run_demo
 
     workdir = workdir.resolve()
-    if (workdir / "state.db").exists():
-        (workdir / "state.db").unlink()
+    # Each demo starts afresh: its state, labels and summary are its own.
+    for stale in ("state.db", "state.db-wal", "state.db-shm"):
+        (workdir / stale).unlink(missing_ok=True)
+    shutil.rmtree(workdir / "training-store", ignore_errors=True)
     try:
         result = run_demo(workdir, faults=faults, progress=lambda m: console.print(m))
     except CrowdBridgeError as error:

@@ -69,14 +69,14 @@ def export_labels(ctx: CampaignContext, labels: pd.DataFrame, method: str) -> Sn
             and Path(latest.path).exists()
         ):
             return Snapshot(latest.version, Path(latest.path), latest.sha256, False)
-        version = (
-            session.exec(
-                select(func.coalesce(func.max(LabelSnapshot.version), 0)).where(
-                    LabelSnapshot.campaign_id == ctx.campaign_id
-                )
-            ).one()
-            + 1
-        )
+        recorded = session.exec(
+            select(func.coalesce(func.max(LabelSnapshot.version), 0)).where(
+                LabelSnapshot.campaign_id == ctx.campaign_id
+            )
+        ).one()
+        # A snapshot already in the store (from another state database, say)
+        # is never overwritten: the next version comes after both.
+        version = max(recorded, _newest_in_store(campaign_dir)) + 1
         campaign_row = session.get(CampaignRow, ctx.campaign_id)
         assert campaign_row is not None
         config_digest = campaign_row.config_sha256
@@ -128,6 +128,15 @@ def export_labels(ctx: CampaignContext, labels: pd.DataFrame, method: str) -> Sn
         target,
     )
     return Snapshot(version, target, content_digest, True)
+
+
+def _newest_in_store(campaign_dir: Path) -> int:
+    versions = [
+        int(path.name[1:])
+        for path in campaign_dir.glob("v[0-9]*")
+        if path.is_dir() and path.name[1:].isdigit()
+    ]
+    return max(versions, default=0)
 
 
 def _table_digest(table: pa.Table) -> str:
