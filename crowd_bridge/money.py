@@ -36,10 +36,19 @@ def parse_dollars(text: str | int | float | Decimal, *, field: str) -> int:
 
 
 def format_dollars(cents: int) -> str:
-    """Format cents the way the Requester API expects amounts: "12.34"."""
-    if cents < 0:
-        raise ValueError(f"amount of {cents} cents is negative")
-    return f"{cents // 100}.{cents % 100:02d}"
+    """Write cents the way the Requester API writes amounts: "12.34", "-0.50"."""
+    sign = "-" if cents < 0 else ""
+    whole, fraction = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{fraction:02d}"
+
+
+def cents_from_api(amount: str) -> int:
+    """Cents of an amount the API wrote in dollars: "12.3", "4", "0.05".
+
+    The text must already be known to be digits with at most two decimals.
+    """
+    whole, _, fraction = amount.partition(".")
+    return int(whole or 0) * 100 + int((fraction + "00")[:2])
 
 
 def percent_of(cents: int, percent: Decimal) -> int:

@@ -43,6 +43,24 @@ def wait_for_all_work(ctx: CampaignContext, endpoint: Any) -> None:
     raise AssertionError("the crowd did not submit all nine assignments")
 
 
+def queue_rejection(ctx: CampaignContext) -> tuple[str, str]:
+    """Decide to reject the first assignment; returns its id and worker."""
+    with session_scope(ctx.engine) as session:
+        assignment = session.exec(select(Assignment)).first()
+        assert assignment is not None
+        session.add(
+            Action(
+                campaign_id=ctx.campaign_id,
+                key=f"reject:{assignment.id}",
+                kind="reject",
+                assignment_id=assignment.id,
+                worker_id=assignment.worker_id,
+                reason="Check items answered wrongly.",
+            )
+        )
+        return assignment.id, assignment.worker_id
+
+
 def ledger_by_kind(ctx: CampaignContext) -> Counter[str]:
     with session_scope(ctx.engine) as session:
         rows = session.exec(select(LedgerEntry.kind, LedgerEntry.amount_cents)).all()
@@ -180,21 +198,7 @@ def test_a_rejection_can_be_overridden_and_is_then_paid_once(
 ) -> None:
     ctx = sqlite_context(make_context, tmp_path)
     wait_for_all_work(ctx, endpoint)
-    with session_scope(ctx.engine) as session:
-        assignment = session.exec(select(Assignment)).first()
-        assert assignment is not None
-        assignment_id, worker_id = assignment.id, assignment.worker_id
-    with session_scope(ctx.engine) as session:
-        session.add(
-            Action(
-                campaign_id=ctx.campaign_id,
-                key=f"reject:{assignment_id}",
-                kind="reject",
-                assignment_id=assignment_id,
-                worker_id=worker_id,
-                reason="Check items answered wrongly.",
-            )
-        )
+    assignment_id, worker_id = queue_rejection(ctx)
     assert execute_actions(ctx).done == {"reject": 1}
 
     override_rejection(ctx, assignment_id, "The known answer was wrong; sorry.")
@@ -251,20 +255,7 @@ def test_a_rejection_whose_reply_was_lost_is_recorded_once(
 ) -> None:
     ctx = sqlite_context(make_context, tmp_path)
     wait_for_all_work(ctx, endpoint)
-    with session_scope(ctx.engine) as session:
-        assignment = session.exec(select(Assignment)).first()
-        assert assignment is not None
-        assignment_id = assignment.id
-        session.add(
-            Action(
-                campaign_id=ctx.campaign_id,
-                key=f"reject:{assignment_id}",
-                kind="reject",
-                assignment_id=assignment_id,
-                worker_id=assignment.worker_id,
-                reason="Check items answered wrongly.",
-            )
-        )
+    assignment_id, _ = queue_rejection(ctx)
     ctx.client = LostReplyClient(ctx.client)  # type: ignore[assignment]
 
     report = execute_actions(ctx)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from crowd_bridge.errors import EndpointRequestError
-from crowd_bridge.money import FeeSchedule
+from crowd_bridge.money import FeeSchedule, cents_from_api
+from crowd_bridge.money import format_dollars as format_cents
 
 __all__ = ["MINIMUM_PAYMENT_CENTS", "FeeSchedule", "format_cents", "parse_amount"]
 
@@ -30,13 +31,4 @@ def parse_amount(text: str, field: str) -> int:
             f"The value {text!r} is not valid for the parameter {field}: an amount "
             "in US dollars with at most two decimals, such as 0.12, is expected."
         )
-
-    whole, _, fraction = text.partition(".")
-    return int(whole) * 100 + int((fraction + "00")[:2])
-
-
-def format_cents(cents: int) -> str:
-    """Write cents the way MTurk writes amounts: "0.12", "-3.50"."""
-    sign = "-" if cents < 0 else ""
-    whole, fraction = divmod(abs(cents), 100)
-    return f"{sign}{whole}.{fraction:02d}"
+    return cents_from_api(text)

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from crowd_bridge.errors import DuplicateRequest, InsufficientFunds, MTurkError
-from crowd_bridge.money import format_dollars
+from crowd_bridge.money import cents_from_api, format_dollars
 from crowd_bridge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -177,15 +177,9 @@ class MTurkClient:
         """Available and on-hold balance, in cents."""
         response = self.call("GetAccountBalance")
         return (
-            cents_of(response["AvailableBalance"]),
-            cents_of(response.get("OnHoldBalance") or "0"),
+            cents_from_api(response["AvailableBalance"]),
+            cents_from_api(response.get("OnHoldBalance") or "0"),
         )
-
-
-def cents_of(amount: str) -> int:
-    """Cents of an amount the API wrote as dollars ("12.3", "4", "0.05")."""
-    dollars, _, cents = amount.partition(".")
-    return int(dollars or 0) * 100 + int((cents + "00")[:2])
 
 
 def _translate(operation: str, error: ClientError) -> MTurkError:

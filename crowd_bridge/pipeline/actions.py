@@ -24,7 +24,7 @@ from crowd_bridge.errors import (
     MTurkError,
     StateError,
 )
-from crowd_bridge.mturk.client import cents_of
+from crowd_bridge.money import cents_from_api
 from crowd_bridge.pipeline.context import CampaignContext
 
 logger = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ def _bonus_was_paid(ctx: CampaignContext, action: Action) -> bool:
     """Whether the endpoint lists this bonus; MTurk forgets tokens after 24 h."""
     assert action.assignment_id is not None
     for payment in ctx.client.list_bonus_payments(action.assignment_id):
-        paid = cents_of(payment.get("BonusAmount", "0"))
+        paid = cents_from_api(payment.get("BonusAmount", "0"))
         if (
             payment.get("WorkerId") == action.worker_id
             and paid == action.amount_cents

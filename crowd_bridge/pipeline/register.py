@@ -8,7 +8,6 @@ import logging
 from collections import defaultdict
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from crowd_bridge.campaign import Campaign, CampaignItem
 from crowd_bridge.db.models import Campaign as CampaignRow
@@ -138,8 +137,3 @@ def request_token(campaign_id: str, kind: str, key: str) -> str:
     """
     digest = hashlib.sha256(f"{campaign_id}\x1f{kind}\x1f{key}".encode()).hexdigest()
     return f"cb-{kind}-{digest[:40]}"
-
-
-def campaign_items(engine: Engine, campaign_id: str) -> list[Item]:
-    with session_scope(engine) as session:
-        return list(session.exec(select(Item).where(Item.campaign_id == campaign_id)))

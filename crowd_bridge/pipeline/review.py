@@ -24,7 +24,6 @@ from crowd_bridge.db.models import (
     Action,
     Answer,
     Assignment,
-    Hit,
     Item,
     WorkerScore,
     utcnow,
@@ -301,14 +300,3 @@ def _store_score(
     score.evidence = _evidence(record, None, mean, low, high)
     score.updated_at = utcnow()
     session.add(score)
-
-
-def open_hits(ctx: CampaignContext) -> int:
-    with session_scope(ctx.engine) as session:
-        return len(
-            session.exec(
-                select(Hit.id).where(
-                    Hit.campaign_id == ctx.campaign_id, Hit.status != "done"
-                )
-            ).all()
-        )

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -123,9 +124,9 @@ def test_browser_shows_ledger_totals(
         r for r in csv.DictReader(io.StringIO(csv_text)) if r["section"] == "total"
     ]
 
-    driver = browser
-    driver.get(url + "/")  # type: ignore[attr-defined]
-    shown = driver.find_element(By.ID, "total-paid")  # type: ignore[attr-defined]
+    driver: Any = browser
+    driver.get(url + "/")
+    shown = driver.find_element(By.ID, "total-paid")
 
     assert shown.text == dollars_text(ledger) == "$3.10"
     assert (
@@ -134,29 +135,18 @@ def test_browser_shows_ledger_totals(
         == int(total["total_paid_cents"])
     )
     for table in ("by-campaign", "by-day", "by-worker"):
-        foot = driver.find_element(  # type: ignore[attr-defined]
-            By.CSS_SELECTOR, f"#{table} tfoot td.paid"
-        )
-        body = driver.find_elements(  # type: ignore[attr-defined]
-            By.CSS_SELECTOR, f"#{table} tbody td.paid"
-        )
+        foot = driver.find_element(By.CSS_SELECTOR, f"#{table} tfoot td.paid")
+        body = driver.find_elements(By.CSS_SELECTOR, f"#{table} tbody td.paid")
         assert foot.text == "$3.10"
         assert sum(int(cell.get_attribute("data-cents")) for cell in body) == ledger
-    pending = driver.find_element(By.ID, "total-pending")  # type: ignore[attr-defined]
+    pending = driver.find_element(By.ID, "total-pending")
     assert pending.text == dollars_text(int(total["pending_cents"])) == "$1.99"
-    assert (
-        "matches the totals"
-        in driver.find_element(  # type: ignore[attr-defined]
-            By.ID, "ledger-check"
-        ).text
-    )
-    chart = driver.find_element(By.CSS_SELECTOR, "svg polyline.line")  # type: ignore[attr-defined]
+    assert "matches the totals" in driver.find_element(By.ID, "ledger-check").text
+    chart = driver.find_element(By.CSS_SELECTOR, "svg polyline.line")
     assert chart.is_displayed()
 
     # The screenshot covers the whole page, for a person to look at.
-    height = driver.execute_script(  # type: ignore[attr-defined]
-        "return document.documentElement.scrollHeight"
-    )
-    driver.set_window_size(1280, min(int(height) + 160, 4000))  # type: ignore[attr-defined]
-    assert driver.save_screenshot(str(SCREENSHOT))  # type: ignore[attr-defined]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(int(height) + 160, 4000))
+    assert driver.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
